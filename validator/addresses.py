@@ -1,0 +1,73 @@
+"""An index of pools by address range: which pools overlap a CIDR, in time that does not grow with the pools.
+
+CIDR blocks never partly overlap: two are either disjoint or one contains the other. So the pools that
+overlap a CIDR X are (a) those whose CIDR is a supernet of X or X itself, found by looking up each of
+X's at most 33 (IPv4) or 129 (IPv6) supernets in a hash table, and (b) those inside X, a contiguous run of
+the pools sorted by first address, found by bisection. No pair of pools is ever compared blindly.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
+
+from netaddr import IPNetwork, IPSet
+
+from .model import IPNet
+
+T = TypeVar("T")
+Key = tuple[int, int, int]  # (version, first address, prefix length)
+
+
+def key_of(net: IPNet) -> Key:
+    return (net.version, int(net.network_address), net.prefixlen)
+
+
+class AddressIndex(Generic[T]):
+    """Items (pools) indexed by their network; `overlapping(net)` returns every item whose range meets net."""
+
+    def __init__(self, items: Iterable[tuple[IPNet, T]]) -> None:
+        self._exact: dict[Key, list[T]] = defaultdict(list)
+        entries: list[tuple[int, int, int, int]] = []  # version, first, last, position
+        self._items: list[T] = []
+        for net, item in items:
+            self._exact[key_of(net)].append(item)
+            entries.append((net.version, int(net.network_address), int(net.broadcast_address), len(self._items)))
+            self._items.append(item)
+        entries.sort()
+        self._starts = [(v, first) for v, first, _, _ in entries]
+        self._entries = entries
+
+    def supernets(self, net: IPNet) -> Iterator[T]:
+        """Items whose network contains net, net itself included."""
+        value = int(net.network_address)
+        width = net.max_prefixlen
+        for prefix in range(net.prefixlen, -1, -1):
+            mask = ((1 << width) - 1) ^ ((1 << (width - prefix)) - 1)
+            yield from self._exact.get((net.version, value & mask, prefix), ())
+
+    def subnets(self, net: IPNet) -> Iterator[T]:
+        """Items whose network lies inside net and is strictly smaller."""
+        first, last = int(net.network_address), int(net.broadcast_address)
+        start = bisect.bisect_left(self._starts, (net.version, first))
+        for version, item_first, item_last, position in self._entries[start:]:
+            if version != net.version or item_first > last:
+                break
+            if item_last <= last and (item_first, item_last) != (first, last):
+                yield self._items[position]
+
+    def overlapping(self, net: IPNet) -> list[T]:
+        return [*self.supernets(net), *self.subnets(net)]
+
+
+def intersection(a: IPNet, b: IPNet) -> IPNet:
+    """The overlap of two overlapping CIDRs: the smaller of the two."""
+    return a if a.prefixlen >= b.prefixlen else b
+
+
+def covered_by(net: IPNet, ranges: Iterable[IPNet]) -> bool:
+    """True when the union of `ranges` covers every address of `net` (reservations that add up to a pool)."""
+    union = IPSet(IPNetwork(str(r)) for r in ranges if r.version == net.version)
+    return IPNetwork(str(net)) in union

@@ -1,0 +1,132 @@
+"""Derived facts the rules share, computed once per Cluster: selectors, node sets, address index, coverage.
+
+Nodes are members of a bitset index (bit i = the i-th node), so "which nodes does this pool select" is a
+few set operations on Python integers per selector, whatever the number of nodes, and "which nodes does no
+pool serve" is one OR over the pools' sets. Rules ask these questions through `ClusterView` only; the
+webhook answers the same questions for a cluster that differs from its cached state by one object.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cached_property
+
+from .addresses import AddressIndex
+from .model import Cluster, Node, Pool
+from .nodeindex import NodeIndex
+from .selector import Selector, SelectorError, parse_selector
+
+
+def selector_of(pool: Pool) -> Selector | None:
+    """The pool's parsed nodeSelector, or None when it does not parse (selector-invalid says why)."""
+    try:
+        return parse_selector(pool.node_selector)
+    except SelectorError:
+        return None
+
+
+class ClusterView:
+    """Questions about a whole Cluster, each answered from indexes built on first use."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._selected: dict[int, int] = {}
+
+    @property
+    def pools(self) -> list[Pool]:
+        return self.cluster.pools
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.cluster.nodes
+
+    @cached_property
+    def node_index(self) -> NodeIndex:
+        return NodeIndex([node.labels for node in self.cluster.nodes])
+
+    @cached_property
+    def address_index(self) -> AddressIndex[Pool]:
+        return AddressIndex((pool.network, pool) for pool in self.cluster.pools if pool.network is not None)
+
+    def overlapping(self, pool: Pool) -> list[Pool]:
+        """Other pools whose CIDR meets this pool's (same name counts as other: it is another object)."""
+        if pool.network is None:
+            return []
+        return [other for other in self.address_index.overlapping(pool.network) if other is not pool]
+
+    def selected_bits(self, pool: Pool) -> int:
+        """The nodes the pool's nodeSelector selects (none when it does not parse)."""
+        bits = self._selected.get(id(pool))
+        if bits is None:
+            selector = selector_of(pool)
+            bits = self.node_index.select(selector) if selector is not None else 0
+            self._selected[id(pool)] = bits
+        return bits
+
+    def selected_nodes(self, pool: Pool) -> list[Node]:
+        return self.members(self.selected_bits(pool))
+
+    def members(self, bits: int) -> list[Node]:
+        nodes = self.cluster.nodes
+        return [nodes[i] for i in self.node_index.members(bits)]
+
+    @cached_property
+    def workload_pools(self) -> dict[int, list[Pool]]:
+        """Enabled pools that hand out pod addresses, by IP version."""
+        found: dict[int, list[Pool]] = defaultdict(list)
+        for pool in self.cluster.pools:
+            if pool.serves_workloads and pool.version is not None:
+                found[pool.version].append(pool)
+        return found
+
+    @cached_property
+    def _served(self) -> dict[int, int]:
+        served: dict[int, int] = {}
+        for version, pools in self.workload_pools.items():
+            bits = 0
+            for pool in pools:
+                bits |= self.selected_bits(pool)
+            served[version] = bits
+        return served
+
+    def unserved_bits(self, version: int) -> int:
+        """Nodes that no enabled workload pool of this IP version selects."""
+        return self.node_index.all_bits & ~self._served.get(version, 0)
+
+    def pools_serving(self, node_position: int, version: int) -> list[Pool]:
+        bit = 1 << node_position
+        return [p for p in self.workload_pools.get(version, []) if self.selected_bits(p) & bit]
+
+    def fallback_pools(self, version: int) -> list[Pool]:
+        """Enabled workload pools of this version whose selector is all() (or absent)."""
+        found = []
+        for pool in self.workload_pools.get(version, []):
+            selector = selector_of(pool)
+            if selector is not None and selector.is_all:
+                found.append(pool)
+        return found
+
+    def node_positions(self, nodes: Iterable[Node]) -> list[int]:
+        wanted = {id(n) for n in nodes}
+        return [i for i, n in enumerate(self.cluster.nodes) if id(n) in wanted]
+
+    def pods_demand(self, bits: int, default_max_pods: int) -> int:
+        """Addresses the selected nodes' pods need: each node's own pod capacity, or the default."""
+        total = 0
+        known = self._max_pods_groups
+        remaining = bits
+        for max_pods, group_bits in known.items():
+            hit = bits & group_bits
+            if hit:
+                total += max_pods * hit.bit_count()
+                remaining &= ~group_bits
+        return total + default_max_pods * remaining.bit_count()
+
+    @cached_property
+    def _max_pods_groups(self) -> dict[int, int]:
+        groups: dict[int, int] = defaultdict(int)
+        for i, node in enumerate(self.cluster.nodes):
+            if node.max_pods is not None:
+                groups[node.max_pods] |= 1 << i
+        return groups

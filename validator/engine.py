@@ -1,0 +1,89 @@
+"""Runs the enabled rules over a Cluster and applies the policy: levels, exemptions, order.
+
+The engine knows no front end: the linter and the webhook both build a Cluster (and maybe a Focus), call
+`run`, and render what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .analysis import ClusterView
+from .config import Config
+from .model import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, Cluster, Finding, Resource
+from .rules import REGISTRY, Rule
+from .rules.base import Context, Focus
+
+
+@dataclass
+class Result:
+    findings: list[Finding] = field(default_factory=list)
+    ignored: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, reason)
+    skipped_rules: list[str] = field(default_factory=list)  # rules that could not run (no nodes known)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+
+def enabled_rules(config: Config) -> list[Rule]:
+    return [r for r in REGISTRY.values() if config.rule_levels.get(r.id) != "off"]
+
+
+def exemptions(cluster: Cluster) -> dict[Resource, tuple[frozenset[str], str]]:
+    """Objects annotated `ippool-validator.io/ignore: "rule-a, rule-b"` (or "all"), with the reason given."""
+    found: dict[Resource, tuple[frozenset[str], str]] = {}
+    holders: Iterable = (*cluster.pools, *cluster.nodes, *cluster.reservations, *cluster.ipam)
+    for obj in holders:
+        value = obj.annotations.get(IGNORE_ANNOTATION) if obj.annotations else None
+        if value:
+            rules = frozenset(part.strip() for part in value.split(",") if part.strip())
+            found[obj.resource] = (rules, obj.annotations.get(IGNORE_REASON_ANNOTATION, ""))
+    return found
+
+
+def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = None,
+        view: ClusterView | None = None) -> Result:
+    """All findings for the cluster (or only those about the focus), sorted by file, line and rule."""
+    config = config or Config()
+    view = view or ClusterView(cluster)
+    result = Result()
+    raw: list[Finding] = list(cluster.problems) if focus is None else []
+    for rule in enabled_rules(config):
+        if rule.needs_nodes and not cluster.nodes_known:
+            result.skipped_rules.append(rule.id)
+            continue
+        ctx = Context(cluster, view, config, focus, rule)
+        raw.extend(rule.check(ctx))
+    exempt = exemptions(cluster)
+    for finding in raw:
+        level = config.rule_levels.get(finding.rule)
+        if level == "off":
+            continue
+        if level in ("warning", "error") and level != finding.severity:
+            finding = finding.with_severity(level)
+        reason = _exempted(finding, exempt)
+        if reason is not None:
+            result.ignored.append((finding, reason))
+        else:
+            result.findings.append(finding)
+    result.findings.sort(key=Finding.sort_key)
+    result.ignored.sort(key=lambda pair: pair[0].sort_key())
+    return result
+
+
+def _exempted(finding: Finding, exempt: dict[Resource, tuple[frozenset[str], str]]) -> str | None:
+    if finding.resource is None:
+        return None
+    entry = exempt.get(finding.resource)
+    if entry is None:
+        return None
+    rules, reason = entry
+    if finding.rule in rules or "all" in rules:
+        return reason or f"annotated {IGNORE_ANNOTATION}"
+    return None

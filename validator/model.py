@@ -1,0 +1,306 @@
+"""The model the rules see: pools, nodes, reservations and IPAM settings, each with where it came from.
+
+Only `validator.sources` knows manifest shapes (v3, v1, operator Installation, Node lists); it turns every
+form into these plain objects. A pool's `spec` is always in the `projectcalico.org/v3` field vocabulary,
+raw as written, so that rules can both read its meaning (the cached properties below, which are tolerant
+of wrong types) and report exactly what the user wrote.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+V3 = "projectcalico.org/v3"
+V1 = "crd.projectcalico.org/v1"
+OPERATOR = "operator.tigera.io/v1"
+CALICO_API_VERSIONS = (V3, V1)
+
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+Family = Literal[4, 6]
+DEFAULT_BLOCK_SIZE: dict[int, int] = {4: 26, 6: 122}
+BLOCK_SIZE_RANGE: dict[int, tuple[int, int]] = {4: (20, 32), 6: (116, 128)}
+DEFAULT_ALLOWED_USES = ("Workload", "Tunnel")
+DEFAULT_MAX_BLOCKS_PER_HOST = 20
+IGNORE_ANNOTATION = "ippool-validator.io/ignore"
+IGNORE_REASON_ANNOTATION = "ippool-validator.io/ignore-reason"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Source:
+    """Where an object (or a problem) stands: a file (or `<stdin>`) and a 1-based line."""
+
+    file: str
+    line: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What Kubernetes calls the object: apiVersion, kind and name (cluster-scoped, so no namespace)."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name or '(unnamed)'}"
+
+
+def family_name(version: int) -> str:
+    return "IPv6" if version == 6 else "IPv4"
+
+
+def parse_cidr(text: Any) -> IPNet | None:
+    """A CIDR as Calico accepts it: address/prefix text, strictly masked; anything else is None."""
+    if not isinstance(text, str) or "/" not in text:
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One IP pool, from a v3 or v1 IPPool or an operator Installation entry.
+
+    `spec` uses v3 field names whatever the origin; for an operator entry, `sources` has already mapped
+    `encapsulation` and `natOutgoing` onto them and keeps the entry as written in `raw`.
+    """
+
+    resource: Resource
+    source: Source
+    spec: Mapping[str, Any] = field(compare=False)
+    origin: Literal["v3", "v1", "operator"] = "v3"
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    status_conditions: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+    @cached_property
+    def network(self) -> IPNet | None:
+        return parse_cidr(self.spec.get("cidr"))
+
+    @property
+    def cidr_text(self) -> str:
+        cidr = self.spec.get("cidr")
+        return cidr if isinstance(cidr, str) else repr(cidr)
+
+    @property
+    def version(self) -> int | None:
+        return self.network.version if self.network is not None else None
+
+    @cached_property
+    def block_size(self) -> int | None:
+        """The block size in force: absent or 0 means the family default; None if unusable."""
+        raw = self.spec.get("blockSize")
+        if self.version is None:
+            return None
+        if raw is None or raw == 0:
+            return DEFAULT_BLOCK_SIZE[self.version]
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            return None
+        low, high = BLOCK_SIZE_RANGE[self.version]
+        return raw if low <= raw <= high else None
+
+    @property
+    def disabled(self) -> bool:
+        return self.spec.get("disabled") is True
+
+    @property
+    def node_selector(self) -> str:
+        value = self.spec.get("nodeSelector")
+        return value if isinstance(value, str) else ""
+
+    @cached_property
+    def allowed_uses(self) -> frozenset[str]:
+        uses = self.spec.get("allowedUses")
+        if not uses:
+            return frozenset(DEFAULT_ALLOWED_USES)
+        if not isinstance(uses, list):
+            return frozenset()
+        return frozenset(u for u in uses if isinstance(u, str))
+
+    @property
+    def serves_workloads(self) -> bool:
+        """True for an enabled pool that pods can draw addresses from (the pools node rules count)."""
+        return not self.disabled and self.network is not None and "Workload" in self.allowed_uses
+
+    @property
+    def block_count(self) -> int:
+        """How many blocks the pool is carved into (0 if the CIDR or block size is unusable)."""
+        if self.network is None or self.block_size is None or self.block_size < self.network.prefixlen:
+            return 0
+        return 1 << (self.block_size - self.network.prefixlen)
+
+    @property
+    def block_addresses(self) -> int:
+        if self.network is None or self.block_size is None:
+            return 0
+        return 1 << (self.network.max_prefixlen - self.block_size)
+
+    def describe(self) -> str:
+        return f"{self.resource} ({self.cidr_text})"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A Kubernetes node: its labels decide which pools serve it; `max_pods` is from its status, if known."""
+
+    resource: Resource
+    source: Source
+    labels: Mapping[str, str] = field(compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    max_pods: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.resource.name
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An IPReservation: `cidrs` as written; `networks` the ones that parse (a bare IP counts as /32, /128)."""
+
+    resource: Resource
+    source: Source
+    cidrs: tuple[Any, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def networks(self) -> tuple[IPNet, ...]:
+        found: list[IPNet] = []
+        for text in self.cidrs:
+            if not isinstance(text, str):
+                continue
+            try:
+                found.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                continue
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class IPAMSettings:
+    """The cluster's IPAMConfiguration (name `default`); absent fields keep Calico's defaults."""
+
+    resource: Resource
+    source: Source
+    max_blocks_per_host: int = DEFAULT_MAX_BLOCKS_PER_HOST
+    strict_affinity: bool = False
+    spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One object as read (a document, or an item of a List), kept for schema checks and exemptions."""
+
+    resource: Resource
+    source: Source
+    body: Mapping[str, Any] = field(compare=False)
+    schema: str = ""  # name of the JSON Schema under policies/schemas that applies, "" for none
+    item_path: tuple[str | int, ...] = ()  # where in the document this object sits (for List items)
+    node: Any = field(default=None, compare=False, repr=False)  # its YAML node, to locate a field's line
+
+    def line_of(self, path: tuple[str | int, ...]) -> int:
+        """The line of the field at `path` inside this object (the object's own line if not found)."""
+        node, line = self.node, self.source.line
+        for step in path:
+            if node is None:
+                break
+            node = _child(node, step)
+            if node is not None:
+                line = node.start_mark.line + 1
+        return line
+
+
+def _child(node: Any, step: str | int) -> Any:
+    value = getattr(node, "value", None)
+    if isinstance(step, int):
+        return value[step] if isinstance(value, list) and 0 <= step < len(value) and not (
+            value and isinstance(value[0], tuple)) else None
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, tuple) and getattr(item[0], "value", None) == step:
+                return item[1]
+    return None
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Related:
+    """Another object a finding involves (the other pool of an overlap), with where it stands."""
+
+    resource: Resource
+    source: Source
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: data only. `subject` tells apart two findings of one rule on one object."""
+
+    rule: str
+    severity: Severity
+    message: str
+    resource: Resource | None = None
+    source: Source | None = None
+    hint: str = ""
+    related: tuple[Related, ...] = ()
+    subject: str = ""
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What makes this the same problem before and after a change (the message may differ)."""
+        return (self.rule, self.resource, tuple(r.resource for r in self.related), self.subject)
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        src = self.source or Source("", 0)
+        return (src.file, src.line, self.rule, self.message)
+
+    def with_severity(self, severity: Severity) -> Finding:
+        return Finding(self.rule, severity, self.message, self.resource, self.source, self.hint,
+                       self.related, self.subject)
+
+
+@dataclass
+class Cluster:
+    """Everything known at once: what the linter read from a repository, or the webhook's cluster state."""
+
+    pools: list[Pool] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)
+    ipam: list[IPAMSettings] = field(default_factory=list)
+    manifests: list[Manifest] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)  # input errors found while reading
+    nodes_known: bool = False
+    files: int = 0
+
+    def extend(self, other: Cluster) -> None:
+        self.pools.extend(other.pools)
+        self.nodes.extend(other.nodes)
+        self.reservations.extend(other.reservations)
+        self.ipam.extend(other.ipam)
+        self.manifests.extend(other.manifests)
+        self.problems.extend(other.problems)
+        self.nodes_known = self.nodes_known or other.nodes_known
+        self.files += other.files
+
+    @property
+    def ipam_settings(self) -> IPAMSettings | None:
+        """The one IPAMConfiguration that IPAM reads: the one named `default`."""
+        for settings in self.ipam:
+            if settings.resource.name == "default":
+                return settings
+        return None

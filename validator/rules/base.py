@@ -1,0 +1,112 @@
+"""What a rule is, and the registry that maps stable ids to rules.
+
+Shaped after yamllint's rule modules and ruff's rule docs: a rule is an id, a default severity, a one-line
+summary, a doc (What it does / Why is this bad? / Example / Use instead, written once, in the checking
+function's docstring) and a generator of findings. The CLI's `rules` command, the README table and the SARIF
+rule descriptions all render that one text.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
+
+if TYPE_CHECKING:
+    from ..analysis import ClusterView
+    from ..config import Config
+    from ..model import Cluster
+
+DOCS_URL = "https://github.com/ippool-validator/ippool-validator/blob/main/docs/rules.md#"
+Scope = Literal["object", "relation"]
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What a change touches: the webhook asks only about these objects; None in the context means all."""
+
+    pools: frozenset[Resource] = frozenset()
+    nodes: frozenset[Resource] = frozenset()
+    reservations: frozenset[Resource] = frozenset()
+    objects: frozenset[Resource] = frozenset()  # the written objects themselves (an Installation, a pool)
+    cluster_wide: bool = True  # also the cluster-level findings (fallback-missing)
+
+
+@dataclass
+class Context:
+    """What a rule's check receives: the cluster, the shared view of it, the policy, and the focus."""
+
+    cluster: Cluster
+    view: ClusterView
+    config: Config
+    focus: Focus | None = None
+    rule: Rule | None = None
+
+    def pools(self) -> list[Pool]:
+        if self.focus is None:
+            return self.cluster.pools
+        return [p for p in self.cluster.pools if p.resource in self.focus.pools]
+
+    def nodes(self) -> list[Node]:
+        if self.focus is None:
+            return self.cluster.nodes
+        return [n for n in self.cluster.nodes if n.resource in self.focus.nodes]
+
+    @property
+    def cluster_wide(self) -> bool:
+        return self.focus is None or self.focus.cluster_wide
+
+    def finding(self, message: str, resource: Resource | None, source: Source | None, hint: str = "",
+                related: Iterable[Pool | Node | Related] = (), subject: str = "") -> Finding:
+        assert self.rule is not None
+        rel = tuple(r if isinstance(r, Related) else Related(r.resource, r.source) for r in related)
+        return Finding(self.rule.id, self.rule.severity, message, resource, source, hint, rel, subject)
+
+
+Check = Callable[[Context], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    doc: str
+    check: Check = field(repr=False)
+    calico: str = ""  # which Calico component also rejects this, and since when; "" if only we check it
+    needs_nodes: bool = False
+    scope: Scope = "relation"  # "object": about the object's own content, so a write of it is judged whole
+    needs_config: str = ""  # the policy key that turns this rule on ("" = always on)
+
+    @property
+    def help_uri(self) -> str:
+        return DOCS_URL + self.id
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", needs_nodes: bool = False,
+         scope: Scope = "relation", needs_config: str = "") -> Callable[[Check], Check]:
+    """Register the decorated generator as a rule; its docstring is the rule's documentation."""
+
+    def register(check: Check) -> Check:
+        if rule_id in REGISTRY:
+            raise ValueError(f"rule {rule_id} registered twice")
+        doc = inspect.cleandoc(check.__doc__ or "")
+        REGISTRY[rule_id] = Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config)
+        return check
+
+    return register
+
+
+def input_rule(rule_id: str, severity: Severity, summary: str, doc: str, *, calico: str = "") -> None:
+    """Register a rule whose findings the sources emit while reading (yaml-invalid): it checks nothing itself."""
+
+    def no_check(ctx: Context) -> Iterator[Finding]:
+        return iter(())
+
+    REGISTRY[rule_id] = Rule(rule_id, severity, summary, inspect.cleandoc(doc), no_check, calico, False, "object")

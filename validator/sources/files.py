@@ -1,0 +1,229 @@
+"""Reading YAML from files, folders and standard input without ever letting bad input escape as a traceback.
+
+Every way a file can be unusable (unreadable, binary, not UTF-8, too large, broken YAML, an alias bomb, a
+folder that links back into itself) becomes a located `yaml-invalid` finding, and the other files are still
+read. Documents are composed and constructed one at a time by PyYAML's C parser so that each object keeps
+the line it starts on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..model import Cluster, Finding, Source
+from .manifests import objects_from_document
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+
+
+class PathError(Exception):
+    """A path given on the command line that does not exist: a usage error, not a finding."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One parsed YAML document and the 1-based line its root node starts on."""
+
+    data: Any
+    line: int
+    node: yaml.Node
+
+
+def input_problem(file: str, line: int, message: str, hint: str = "") -> Finding:
+    return Finding("yaml-invalid", "error", message, None, Source(file, line), hint)
+
+
+def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:
+    """Expand PATHs into the files to read: folders recursively (*.yaml, *.yml), hidden folders skipped.
+
+    Symbolic links to folders are followed once; a link back into a folder already being walked is
+    reported and not followed, so a loop cannot hang the linter.
+    """
+    files: list[str] = []
+    problems: list[Finding] = []
+    for path in paths:
+        if path == STDIN:
+            files.append(STDIN)
+        elif os.path.isdir(path):
+            _walk(path, files, problems)
+        elif os.path.exists(path) or os.path.islink(path):
+            files.append(os.path.normpath(path))
+        else:
+            raise PathError(f"no such file or folder: {path}")
+    return files, problems
+
+
+def _walk(root: str, files: list[str], problems: list[Finding]) -> None:
+    stack: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    while stack:
+        folder, ancestors = stack.pop()
+        real = os.path.realpath(folder)
+        if real in ancestors:
+            problems.append(input_problem(folder, 1, f"folder loop: {folder} leads back to {real}; not followed"))
+            continue
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            problems.append(input_problem(folder, 1, f"cannot list folder: {err.strerror or err}"))
+            continue
+        below = ancestors | {real}
+        subfolders: list[str] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subfolders.append(entry.path)
+            elif entry.name.endswith(YAML_SUFFIXES):
+                files.append(os.path.normpath(entry.path))
+        stack.extend((sub, below) for sub in reversed(subfolders))
+
+
+def read_text(name: str, max_bytes: int) -> tuple[str | None, Finding | None]:
+    """The file's text, or the reason it cannot be linted (located at the line where it goes wrong)."""
+    try:
+        if name == STDIN:
+            data = sys.stdin.buffer.read(max_bytes + 1)
+            label = STDIN_NAME
+        else:
+            label = name
+            with open(name, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+    except OSError as err:
+        return None, input_problem(label if name != STDIN else STDIN_NAME, 1,
+                                   f"cannot read: {err.strerror or err}")
+    if len(data) > max_bytes:
+        return None, input_problem(label, 1, f"file is larger than the {max_bytes:,}-byte limit; not linted",
+                                   "raise --max-file-size, or split the file")
+    return decode(label, data)
+
+
+def decode(label: str, data: bytes) -> tuple[str | None, Finding | None]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as err:
+            return None, input_problem(label, 1, f"not valid UTF-16: {err.reason}")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        return None, input_problem(label, line, "binary file (NUL byte); not YAML")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        return None, input_problem(label, line, f"not valid UTF-8 (byte 0x{data[err.start]:02x}); YAML must be UTF-8")
+
+
+def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | None]:
+    """All documents of a YAML stream; on a syntax error, those before it and a located problem."""
+    documents: list[Document] = []
+    loader = _Loader(text)
+    may_alias = "&" in text and "*" in text
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if may_alias and _expanded_size(node) > MAX_EXPANDED_NODES:
+                return documents, input_problem(
+                    label, node.start_mark.line + 1,
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?); not linted")
+            documents.append(Document(loader.construct_document(node), node.start_mark.line + 1, node))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = " ".join(p for p in (err.context, err.problem) if p)
+        return documents, input_problem(label, line, f"YAML syntax error: {what}")
+    except yaml.YAMLError as err:
+        return documents, input_problem(label, 1, f"YAML error: {err}")
+    except (RecursionError, MemoryError):
+        return documents, input_problem(label, 1, "YAML nests too deeply to read; not linted")
+    finally:
+        loader.dispose()
+    return documents, None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded, counted without expanding it."""
+    sizes: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    for node in reversed(order):  # children were appended after their parents
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(sizes.get(id(child), 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+    return sizes[id(root)]
+
+
+def load_text(label: str, text: str, into: Cluster) -> None:
+    documents, problem = parse_documents(label, text)
+    for document in documents:
+        objects_from_document(label, document.data, document.node, into)
+    if problem is not None:
+        into.problems.append(problem)
+
+
+def load_paths(paths: Iterable[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cluster:
+    """Read every manifest below PATHs into one Cluster; raises PathError only for a missing path."""
+    files, problems = discover(paths)
+    cluster = Cluster()
+    cluster.problems.extend(problems)
+    for name in _unique(files):
+        text, problem = read_text(name, max_bytes)
+        cluster.files += 1
+        if problem is not None:
+            cluster.problems.append(problem)
+            continue
+        assert text is not None
+        load_text(STDIN_NAME if name == STDIN else name, text, cluster)
+    return cluster
+
+
+def _unique(files: list[str]) -> Iterator[str]:
+    """Each file once, even when two PATHs (or a link) reach it."""
+    seen: set[str] = set()
+    for name in files:
+        key = name if name == STDIN else os.path.realpath(name)
+        if key not in seen:
+            seen.add(key)
+            yield name
+
+
+def display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else Path(rel).as_posix()

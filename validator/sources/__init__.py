@@ -1,0 +1,1 @@
+"""Where clusters come from: YAML files and folders, standard input, and (webhook, --kubeconfig) the API."""

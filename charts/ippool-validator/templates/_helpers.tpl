@@ -1,0 +1,84 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "ippool-validator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of the release's objects. */}}
+{{- define "ippool-validator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ippool-validator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "ippool-validator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ippool-validator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "ippool-validator.labels" -}}
+helm.sh/chart: {{ include "ippool-validator.chart" . }}
+{{ include "ippool-validator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: admission-webhook
+{{- end }}
+
+{{- define "ippool-validator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ippool-validator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Secret holding tls.crt and tls.key for the server. */}}
+{{- define "ippool-validator.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "existingSecret" }}
+{{- required "tls.existingSecret.name is required when tls.mode is existingSecret" .Values.tls.existingSecret.name }}
+{{- else }}
+{{- printf "%s-tls" (include "ippool-validator.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* DNS names the API server may use for the Service; the serving certificate must cover them. */}}
+{{- define "ippool-validator.serviceDNSNames" -}}
+{{- $svc := include "ippool-validator.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- end }}
+
+{{/* matchConditions are GA (on by default, stable API) from Kubernetes 1.30. */}}
+{{- define "ippool-validator.matchConditionsSupported" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{- define "ippool-validator.policyConfigMapName" -}}
+{{- if .Values.policy.existingConfigMap }}
+{{- .Values.policy.existingConfigMap }}
+{{- else if .Values.policy.config }}
+{{- printf "%s-policy" (include "ippool-validator.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "ippool-validator.image" -}}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- end }}
+
+{{- define "ippool-validator.certManagerIssuerRef" -}}
+{{- if .Values.tls.certManager.issuerRef }}
+{{- toJson .Values.tls.certManager.issuerRef }}
+{{- else }}
+{{- dict "name" (printf "%s-ca" (include "ippool-validator.fullname" .)) "kind" "Issuer" "group" "cert-manager.io" | toJson }}
+{{- end }}
+{{- end }}

@@ -77,16 +77,16 @@ def _helm_home() -> str:
     return tempfile.mkdtemp(prefix="ippool-validator-helm-")
 
 
-def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run helm; raises HelmFailed on a non-zero exit."""
+def run_helm(*args: str, kubeconfig: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run helm; raises HelmFailed on a non-zero exit. It sees a cluster only through `kubeconfig`."""
     home = _helm_home()
     env = {
         **os.environ,
         "HELM_CONFIG_HOME": f"{home}/config",
         "HELM_CACHE_HOME": f"{home}/cache",
         "HELM_DATA_HOME": f"{home}/data",
+        "KUBECONFIG": str(kubeconfig) if kubeconfig else os.devnull,
     }
-    env.pop("KUBECONFIG", None)
     result = subprocess.run([find_helm(), *args], capture_output=True, text=True, env=env, timeout=120)
     if result.returncode != 0:
         raise HelmFailed(args, result)
@@ -120,6 +120,15 @@ def render(
 ) -> list[Manifest]:
     """`helm template` the chart (release ippool-validator in namespace ippool-validator) into objects."""
     text = _template(json.dumps(values or {}, sort_keys=True), kube_version, str(chart_dir))
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_against_cluster(kubeconfig: Path, values: Mapping[str, Any] | None = None) -> list[Manifest]:
+    """`helm template --dry-run=server`: like an upgrade, templates may `lookup` objects in that cluster."""
+    with tempfile.TemporaryDirectory() as directory:
+        args = ["template", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE, "--dry-run=server"]
+        args += ["--disable-openapi-validation", *_values_args(values, directory)]
+        text = run_helm(*args, kubeconfig=kubeconfig).stdout
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 

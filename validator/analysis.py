@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from .addresses import AddressIndex
-from .model import Cluster, Node, Pool
+from .model import Cluster, Node, Pool, Reservation, Resource
 from .nodeindex import NodeIndex
 from .selector import Selector, SelectorError, parse_selector
+
+Exemptions = dict[Resource, tuple[frozenset[str], str]]  # object -> (rules it ignores, the reason given)
 
 
 def selector_of(pool: Pool) -> Selector | None:
@@ -26,12 +28,18 @@ def selector_of(pool: Pool) -> Selector | None:
         return None
 
 
+def _selects_all(pool: Pool) -> bool:
+    selector = selector_of(pool)
+    return selector is not None and selector.is_all
+
+
 class ClusterView:
     """Questions about a whole Cluster, each answered from indexes built on first use."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._selected: dict[int, int] = {}
+        self._fallback: dict[int, list[Pool]] = {}
 
     @property
     def pools(self) -> list[Pool]:
@@ -100,11 +108,10 @@ class ClusterView:
 
     def fallback_pools(self, version: int) -> list[Pool]:
         """Enabled workload pools of this version whose selector is all() (or absent)."""
-        found = []
-        for pool in self.workload_pools.get(version, []):
-            selector = selector_of(pool)
-            if selector is not None and selector.is_all:
-                found.append(pool)
+        found = self._fallback.get(version)
+        if found is None:
+            found = self._fallback[version] = [
+                pool for pool in self.workload_pools.get(version, []) if _selects_all(pool)]
         return found
 
     def node_positions(self, nodes: Iterable[Node]) -> list[int]:
@@ -130,3 +137,54 @@ class ClusterView:
             if node.max_pods is not None:
                 groups[node.max_pods] |= 1 << i
         return groups
+
+    # Lookups by object, so that a rule asked about a few objects (the webhook's focus) costs what those
+    # objects cost, not what the cluster holds.
+
+    @cached_property
+    def _node_positions(self) -> dict[int, int]:
+        return {id(node): i for i, node in enumerate(self.cluster.nodes)}
+
+    def node_position(self, node: Node) -> int:
+        """The node's bit in the node sets (`selected_bits`, `unserved_bits`)."""
+        return self._node_positions[id(node)]
+
+    @cached_property
+    def _pools_by_resource(self) -> dict[Resource, list[int]]:
+        found: dict[Resource, list[int]] = defaultdict(list)
+        for i, pool in enumerate(self.cluster.pools):
+            found[pool.resource].append(i)
+        return found
+
+    @cached_property
+    def _nodes_by_resource(self) -> dict[Resource, list[int]]:
+        found: dict[Resource, list[int]] = defaultdict(list)
+        for i, node in enumerate(self.cluster.nodes):
+            found[node.resource].append(i)
+        return found
+
+    def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
+        """The pools that are these resources, in cluster order."""
+        index = self._pools_by_resource
+        pools = self.cluster.pools
+        return [pools[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+
+    def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
+        """The nodes that are these resources, in cluster order."""
+        index = self._nodes_by_resource
+        nodes = self.cluster.nodes
+        return [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+
+    @cached_property
+    def reservation_index(self) -> AddressIndex[Reservation]:
+        """Reservations by reserved range (a reservation with several ranges appears once per range)."""
+        return AddressIndex((net, res) for res in self.cluster.reservations for net in res.networks)
+
+    def exemptions(self) -> Exemptions:
+        """The engine's exemptions (objects annotated `ippool-validator.io/ignore`), read once per view."""
+        found = self.__dict__.get("_exemptions")
+        if found is None:
+            from .engine import exemptions  # the engine owns the annotation's meaning
+
+            found = self.__dict__["_exemptions"] = exemptions(self.cluster)
+        return found

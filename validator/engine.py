@@ -60,7 +60,7 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
             continue
         ctx = Context(cluster, view, config, focus, rule)
         raw.extend(rule.check(ctx))
-    exempt = exemptions(cluster)
+    exempt = view.exemptions()  # the view reads them once (the webhook judges many changes per view)
     for finding in raw:
         level = config.rule_levels.get(finding.rule)
         if level == "off":

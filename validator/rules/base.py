@@ -48,12 +48,12 @@ class Context:
     def pools(self) -> list[Pool]:
         if self.focus is None:
             return self.cluster.pools
-        return [p for p in self.cluster.pools if p.resource in self.focus.pools]
+        return self.view.pools_in(self.focus.pools)  # by lookup: a focus costs its size, not the cluster's
 
     def nodes(self) -> list[Node]:
         if self.focus is None:
             return self.cluster.nodes
-        return [n for n in self.cluster.nodes if n.resource in self.focus.nodes]
+        return self.view.nodes_in(self.focus.nodes)
 
     @property
     def cluster_wide(self) -> bool:

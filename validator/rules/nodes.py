@@ -61,22 +61,22 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
     nodes = ctx.nodes()
     if not nodes:
         return
-    positions = {id(n): i for i, n in enumerate(ctx.cluster.nodes)}
     for version, pools in sorted(ctx.view.workload_pools.items()):
         unserved = ctx.view.unserved_bits(version)
-        if not unserved:
+        position = ctx.view.node_position
+        stranded = [node for node in nodes if unserved >> position(node) & 1] if unserved else []
+        if not stranded:
             continue
         keys = _selector_keys(pools)
         pool_text = _some([f"{p.name} ({p.node_selector or 'all()'})" for p in pools])
-        for node in nodes:
-            if unserved >> positions[id(node)] & 1:
-                yield ctx.finding(
-                    f"{node.resource} ({_labels(node, keys or None)}) is selected by no enabled "
-                    f"{family_name(version)} pool, so its pods get no {family_name(version)} address; "
-                    f"pools: {pool_text}",
-                    node.resource, node.source,
-                    "fix the pool's nodeSelector or the node's labels, or add an all() fallback pool",
-                    subject=family_name(version))
+        for node in stranded:
+            yield ctx.finding(
+                f"{node.resource} ({_labels(node, keys or None)}) is selected by no enabled "
+                f"{family_name(version)} pool, so its pods get no {family_name(version)} address; "
+                f"pools: {pool_text}",
+                node.resource, node.source,
+                "fix the pool's nodeSelector or the node's labels, or add an all() fallback pool",
+                subject=family_name(version))
 
 
 @rule("fallback-missing", "warning", "Pools use node selectors but no enabled pool of the family selects every node")

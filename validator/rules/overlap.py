@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..addresses import AddressIndex, covered_by, intersection
-from ..model import Finding, IPNet, Pool, Related, Reservation
+from ..addresses import covered_by, intersection
+from ..model import Finding, Pool, Related
 from .base import Context, rule
 
 
@@ -86,16 +86,15 @@ def reservation_covers_pool(ctx: Context) -> Iterator[Finding]:
     ## Use instead
     Reserve only the addresses that must not be used (a few `/32`s), or delete the pool.
     """
-    reserved: list[tuple[IPNet, Reservation]] = [
-        (net, res) for res in ctx.cluster.reservations for net in res.networks]
-    if not reserved:
+    if not ctx.cluster.reservations:
         return
-    index: AddressIndex[Reservation] = AddressIndex(reserved)
+    index = ctx.view.reservation_index
     for pool in ctx.pools():
         net = pool.network
         if pool.disabled or net is None:
             continue
-        holders = list(dict.fromkeys(index.overlapping(net)))
+        # by name, so that the finding's identity does not depend on the index's order
+        holders = sorted(dict.fromkeys(index.overlapping(net)), key=lambda h: (h.resource.name, h.source))
         ranges = [r for holder in holders for r in holder.networks if r.version == net.version and r.overlaps(net)]
         if ranges and covered_by(net, ranges):
             yield ctx.finding(

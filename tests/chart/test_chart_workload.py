@@ -61,10 +61,24 @@ def test_host_network_by_default_with_host_dns(default_objects: list[Manifest]) 
     ]
 
 
+NETWORK_UNAVAILABLE = {
+    "key": "node.kubernetes.io/network-unavailable",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+
+def test_host_network_pods_go_where_calico_is_down(default_objects: list[Manifest]) -> None:
+    assert pod_spec(default_objects)["tolerations"] == [NETWORK_UNAVAILABLE]
+    tolerations = pod_spec(render(SCENARIOS["everything-optional-on"]))["tolerations"]
+    assert tolerations == [NETWORK_UNAVAILABLE, *SCENARIOS["everything-optional-on"]["tolerations"]]
+
+
 def test_host_network_can_be_turned_off() -> None:
     spec = pod_spec(render(SCENARIOS["host-network-off"]))
     assert spec["hostNetwork"] is False
     assert spec["dnsPolicy"] == "ClusterFirst"
+    assert "tolerations" not in spec
 
 
 def test_pod_is_hardened(default_objects: list[Manifest]) -> None:
@@ -159,7 +173,6 @@ def test_optional_pod_settings_are_passed_through() -> None:
     spec = pod_spec(objects)
     assert spec["imagePullSecrets"] == [{"name": "regcred"}]
     assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
-    assert spec["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
     assert spec["affinity"]["nodeAffinity"] == SCENARIOS["everything-optional-on"]["nodeAffinity"]
     assert "podAntiAffinity" in spec["affinity"]
     template = find(objects, "Deployment")["spec"]["template"]["metadata"]

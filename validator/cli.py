@@ -6,16 +6,19 @@ Heavy front ends (flask, kubernetes, cryptography) are imported inside the comma
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from typing import NoReturn
 
 import click
 
 from . import __version__
-from .config import DEFAULT_MAX_PODS, Config
+from .config import CONFIG_NAME, DEFAULT_MAX_PODS, Config, ConfigError, find_config, load_config
+from .model import Cluster
 from .report import FORMATS, Report, render
 from .rules import REGISTRY
-from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, load_paths
+from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_paths
 
 
 def _fail_usage(message: str) -> NoReturn:
@@ -41,34 +44,88 @@ def main() -> None:
               help="Skip (and report) files larger than this many bytes.")
 @click.option("--nodes", "nodes_files", multiple=True, type=click.Path(dir_okay=False),
               help="A `kubectl get nodes -o yaml` dump to take nodes from (repeatable).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=f"Policy file [default: {CONFIG_NAME} in the current folder or a parent, up to the git "
+                   "root].")
+@click.option("--show-ignored", is_flag=True, help="Also list the findings that ignore annotations skipped.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Read the live cluster's nodes through this kubeconfig.")
+@click.option("--context", "kube_context", default=None,
+              help="The kubeconfig context to use [default: its current context].")
+@click.option("--cluster-pools", is_flag=True,
+              help="With --kubeconfig, also read the live IP pools and reservations; the repository's "
+                   "objects replace live ones of the same name.")
 def lint(paths: tuple[str, ...], fmt: str, fail_on: str, max_pods: int | None, max_file_size: int,
-         nodes_files: tuple[str, ...]) -> None:
+         nodes_files: tuple[str, ...], config_file: str | None, show_ignored: bool, kubeconfig: str | None,
+         kube_context: str | None, cluster_pools: bool) -> None:
     """Lint Calico pool manifests in PATHs (files, folders, or - for standard input; default: .).
 
     Reads IPPool (projectcalico.org/v3, crd.projectcalico.org/v1), IPPoolList, the operator's Installation,
     IPReservation, IPAMConfiguration, and Node/NodeList/List objects; other kinds are skipped.
-    Exit status: 0 no error finding, 1 error findings (or warnings with --fail-on warning), 2 usage error.
+    Exit status: 0 no error finding, 1 error findings (or warnings with --fail-on warning), 2 usage error
+    (including a policy file that is not valid, and a cluster that cannot be read).
     """
     from .engine import run
 
-    config = Config()
+    if (kube_context or cluster_pools) and not kubeconfig:
+        _fail_usage("--context and --cluster-pools need --kubeconfig")
+    config = _policy(config_file)
     if max_pods is not None:
-        config = Config(**{**config.__dict__, "max_pods": max_pods})
+        config = dataclasses.replace(config, max_pods=max_pods)
     try:
         cluster = load_paths(list(paths) or ["."], max_file_size)
-        if nodes_files:
-            extra = load_paths(list(nodes_files), max_file_size)
-            cluster.nodes.extend(extra.nodes)
-            cluster.problems.extend(extra.problems)
-            cluster.nodes_known = True
+        _add_nodes_files(cluster, list(paths) or ["."], nodes_files, max_file_size)
     except PathError as err:
         _fail_usage(str(err))
+    if kubeconfig:
+        _add_live_cluster(cluster, kubeconfig, kube_context, cluster_pools)
     result = run(cluster, config)
-    report = Report(result.findings, cluster.files, len(cluster.pools), len(cluster.nodes), cluster.nodes_known,
-                    result.skipped_rules, result.ignored)
+    report = Report(result.findings, cluster.files, len(cluster.pools), len(cluster.nodes),
+                    cluster.nodes_known, result.skipped_rules, result.ignored, show_ignored)
     click.echo(render(report, fmt), nl=False)
     failing = report.errors + (report.warnings if fail_on == "warning" else 0)
     sys.exit(1 if failing else 0)
+
+
+def _exit_with(message: str) -> NoReturn:
+    """Input the user must fix before anything can be linted (a policy file, a cluster): exit status 2."""
+    click.echo(message, err=True)
+    sys.exit(2)
+
+
+def _policy(config_file: str | None) -> Config:
+    path = config_file if config_file is not None else find_config()
+    if path is None:
+        return Config()
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        _exit_with(str(err))
+
+
+def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str, ...],
+                     max_file_size: int) -> None:
+    """Nodes from dumps; a dump that the PATHs already include is not read twice (its nodes are in)."""
+    if not nodes_files:
+        return
+    linted, _ = discover(paths)
+    already = {os.path.realpath(name) for name in linted}
+    extra = load_paths([f for f in nodes_files if os.path.realpath(f) not in already], max_file_size)
+    known = {node.name for node in cluster.nodes}
+    cluster.nodes.extend(node for node in extra.nodes if node.name not in known)
+    cluster.problems.extend(extra.problems)
+    cluster.files += extra.files
+    cluster.nodes_known = True
+
+
+def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, pools: bool) -> None:
+    from .sources.kube import ClusterReadError, overlay, read_cluster
+
+    try:
+        live = read_cluster(kubeconfig, context, pools)
+    except ClusterReadError as err:
+        _exit_with(str(err))
+    overlay(live.cluster, cluster)
 
 
 @main.command("rules")

@@ -1,0 +1,155 @@
+"""The admission decision: the findings a write introduces, not the ones the cluster already had.
+
+Both states are judged by the engine with the same rules, policy and Focus (`plan.make_plan`), and the
+findings compared by `Finding.identity` (rule, object, related objects, subject; a pool is one object
+whichever Calico API group names it). Then:
+
+- an error of the after-state denies when it is new (its identity is absent before), or when it comes from
+  a rule of `scope="object"` about a written object itself: an object that is written must be valid whole,
+  even if its old version had the same mistake;
+- any other error of the after-state already existed (an old overlap, a node stranded before): it never
+  blocks the write and is returned as a warning prefixed "pre-existing:";
+- warnings of the after-state are returned when they are new or about a written object (pre-existing
+  warnings about other objects are left out, to keep kubectl's output short);
+- in `warn` mode nothing is denied: what would have been is returned first, prefixed "would be denied:".
+
+DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
+denied with the stranded nodes named. dryRun requests are judged the same; judging never changes the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..config import Config
+from ..engine import run
+from ..model import CALICO_API_VERSIONS, OPERATOR, Finding, Resource
+from ..rules import REGISTRY
+from .admission import AdmissionRequest, require_objects
+from .plan import Plan, make_plan
+from .routes import JUDGED_KINDS
+from .snapshot import Snapshot
+
+Mode = Literal["enforce", "warn"]
+VERBS = {"CREATE": "creating", "UPDATE": "updating", "DELETE": "deleting"}
+RULES_SHOWN = 2  # rules spelled out in a denial; the rest are named
+OBJECTS_SHOWN = 5
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    denied_rules: tuple[str, ...] = ()
+    judged: bool = True
+
+
+def is_judged(request: AdmissionRequest) -> bool:
+    return request.operation in JUDGED_KINDS.get((request.group, request.kind), ())
+
+
+def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: Mode = "enforce") -> Decision:
+    """Allow or deny one write against `snapshot`; BadRequest if a judged request lacks its objects."""
+    if not is_judged(request):
+        return Decision(True, judged=False)
+    require_objects(request)
+    plan = make_plan(snapshot, request)
+    before = run(plan.before.cluster, config, plan.focus, plan.before).findings
+    after = run(plan.after.cluster, config, plan.focus, plan.after).findings
+    after = after + transition_findings(plan, config)
+    return decide(before, after, plan, VERBS.get(request.operation, request.operation.lower()), mode)
+
+
+def transition_findings(plan: Plan, config: Config) -> list[Finding]:
+    """What an IPPool UPDATE may not change (cidr, blockSize, LoadBalancer use), when that check exists."""
+    if plan.old_pool is None or plan.new_pool is None:
+        return []
+    try:
+        from ..rules.transitions import update_problems  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    findings: list[Finding] = list(update_problems(plan.old_pool, plan.new_pool))
+    exempt = plan.after.exemptions()
+    kept = []
+    for finding in findings:
+        level = config.rule_levels.get(finding.rule)
+        if level == "off":
+            continue
+        if level in ("warning", "error") and level != finding.severity:
+            finding = finding.with_severity(level)
+        rules, _ = exempt.get(finding.resource, (frozenset(), "")) if finding.resource else (frozenset(), "")
+        if finding.rule not in rules and "all" not in rules:
+            kept.append(finding)
+    return kept
+
+
+def normalized(resource: Resource | None) -> Any:
+    """A pool or reservation is one object whichever API group (or the operator) names it."""
+    if resource is None:
+        return None
+    calico = resource.api_version in (*CALICO_API_VERSIONS, OPERATOR)
+    if calico and resource.kind in ("IPPool", "IPReservation"):
+        return ("calico", resource.kind, resource.name)
+    return resource
+
+
+def identity(finding: Finding) -> tuple[Any, ...]:
+    related = tuple(normalized(r.resource) for r in finding.related)
+    return (finding.rule, normalized(finding.resource), related, finding.subject)
+
+
+def decide(before: Iterable[Finding], after: Iterable[Finding], plan: Plan, verb: str,
+           mode: Mode) -> Decision:
+    seen = {identity(f) for f in before}
+    written = {normalized(r) for r in plan.written}
+    blocking: list[Finding] = []
+    warnings: list[str] = []
+    for finding in after:
+        new = identity(finding) not in seen
+        own = finding.resource is not None and normalized(finding.resource) in written
+        rule = REGISTRY.get(finding.rule)
+        whole = own and rule is not None and rule.scope == "object"
+        if finding.severity == "error":
+            if new or whole:
+                blocking.append(finding)
+            else:
+                warnings.append("pre-existing: " + line_of(finding))
+        elif new or own:
+            warnings.append(line_of(finding))
+    rules = tuple(dict.fromkeys(f.rule for f in blocking))
+    if not blocking:
+        return Decision(True, warnings=warnings)
+    if mode == "warn":
+        return Decision(True, warnings=[f"would be denied: {line_of(f)}" for f in blocking] + warnings,
+                        denied_rules=rules)
+    return Decision(False, deny_message(blocking, verb, plan.subject), warnings, rules)
+
+
+def line_of(finding: Finding) -> str:
+    return f"[{finding.rule}] {finding.message}"
+
+
+def deny_message(blocking: list[Finding], verb: str, subject: str) -> str:
+    """One line per rule (two at most), each naming the objects involved and the fix, for kubectl's output."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in blocking:
+        groups.setdefault(finding.rule, []).append(finding)
+    lines = []
+    for rule, findings in list(groups.items())[:RULES_SHOWN]:
+        first = findings[0]
+        text = f"[{rule}] {first.message}"
+        others = list(dict.fromkeys(str(f.resource) if f.resource else str(f.source) for f in findings[1:]))
+        if others:
+            more = len(others) - OBJECTS_SHOWN
+            text += f"; also {', '.join(others[:OBJECTS_SHOWN])}" + (f" and {more} more" if more > 0 else "")
+        if first.hint:
+            text += f"; fix: {first.hint}"
+        lines.append(text)
+    message = f"{verb} {subject}: " + "\n".join(lines)
+    hidden = list(groups)[RULES_SHOWN:]
+    if hidden:
+        message += f" (also broken: {', '.join(hidden)})"
+    return message

@@ -1,0 +1,282 @@
+"""Cluster state from the Kubernetes API: list, then watch, each resource; re-list when a watch cannot resume.
+
+One `Reflector` thread per resource does what client-go's reflector does: a paged list (which gives a
+resourceVersion), then watches from that version with bookmarks; a watch that ends normally is resumed from
+the last version seen; one that ends with `410 Gone` (the version was compacted away) or that cannot be
+resumed is followed by a new list; errors and dropped connections back off exponentially (with jitter,
+at most `MAX_BACKOFF`). Requests go through the kubernetes client's ApiClient (its kubeconfig or in-cluster
+credentials and TLS) but bodies are read as raw JSON lines: thousands of nodes cost no typed objects.
+
+Nodes are listed and watched as metadata only (PartialObjectMetadata): labels are all the rules read from
+a Node, and the API server sends a fraction of the bytes. So in cluster mode a node's pod capacity is not
+known and capacity checks use `max-pods` from the policy. A node event whose labels and annotations did not
+change (kubelet heartbeats touch only status) does not rebuild the state.
+
+Which Calico API group is read is found by discovery: `projectcalico.org/v3` when it serves the resource,
+else `crd.projectcalico.org/v1` (never both: the API server stores v3 as the v1 CRDs, so reading both would
+read every pool twice). The operator's Installations are read when `operator.tigera.io/v1` is served.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LOG = logging.getLogger("ippool_validator.kube")
+PAGE_SIZE = 500
+MAX_BACKOFF = 30.0
+FIRST_BACKOFF = 0.5
+LIST_TIMEOUT = (5.0, 60.0)  # connect, read (per page)
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+CALICO_GROUPS = (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1"))
+CALICO_RESOURCES = {"ippools": "IPPool", "ipreservations": "IPReservation",
+                    "ipamconfigurations": "IPAMConfiguration", "ipamconfigs": "IPAMConfig"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Expired(Exception):
+    """The watch's resourceVersion is gone (410): list again."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A listable resource: its path, and the apiVersion/kind its items carry."""
+
+    path: str
+    api_version: str
+    kind: str
+    metadata_only: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class Api:
+    """GET requests through a kubernetes ApiClient, returning raw JSON or a line stream."""
+
+    def __init__(self, api_client: Any) -> None:
+        self.client = api_client
+
+    def _request(self, path: str, query: list[tuple[str, Any]], accept: str, timeout: Any) -> Any:
+        method, url, headers, _, _ = self.client.param_serialize(
+            method="GET", resource_path=path, query_params=query, header_params={"Accept": accept},
+            auth_settings=["BearerToken"])
+        result = self.client.call_api(method, url, header_params=headers, _request_timeout=timeout)
+        raw = result.response
+        if raw.status >= 400:
+            try:
+                body = json.loads(raw.data or b"{}")
+                message = body.get("message", "") if isinstance(body, Mapping) else ""
+            except ValueError:
+                message = ""
+            finally:
+                raw.release_conn()
+            if raw.status == 410:
+                raise Expired(message or "gone")
+            raise ApiError(raw.status, message or raw.reason or "error")
+        return raw
+
+    def get(self, path: str, query: list[tuple[str, Any]] | None = None,
+            accept: str = "application/json") -> Any:
+        raw = self._request(path, query or [], accept, LIST_TIMEOUT)
+        try:
+            return json.loads(raw.data or b"{}")
+        finally:
+            raw.release_conn()
+
+    def lines(self, path: str, query: list[tuple[str, Any]], accept: str,
+              read_timeout: float) -> Iterator[bytes]:
+        raw = self._request(path, query, accept, (LIST_TIMEOUT[0], read_timeout))
+        buffer = b""
+        try:
+            for chunk in raw.stream(amt=None, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield line
+        finally:
+            raw.release_conn()
+
+
+def discover(api: Api) -> list[Resource]:
+    """The resources to read: nodes, Calico's (from one API group) and the operator's Installations."""
+    found = [Resource("/api/v1/nodes", "v1", "Node", metadata_only=True)]
+    groups = {(g.get("name"), v.get("version")) for g in api.get("/apis").get("groups") or []
+              for v in g.get("versions") or []}
+    for group, version in CALICO_GROUPS:
+        if (group, version) not in groups:
+            continue
+        base = f"/apis/{group}/{version}"
+        served = {r.get("name") for r in api.get(base).get("resources") or []}
+        if "ippools" not in served:
+            continue
+        found += [Resource(f"{base}/{plural}", f"{group}/{version}", kind)
+                  for plural, kind in CALICO_RESOURCES.items() if plural in served]
+        break
+    else:
+        LOG.warning("the cluster serves no Calico IPPools (neither projectcalico.org/v3 nor "
+                    "crd.projectcalico.org/v1): judging with nodes only")
+    if ("operator.tigera.io", "v1") in groups:
+        served = {r.get("name") for r in api.get("/apis/operator.tigera.io/v1").get("resources") or []}
+        if "installations" in served:
+            found.append(Resource("/apis/operator.tigera.io/v1/installations", "operator.tigera.io/v1",
+                                  "Installation"))
+    return found
+
+
+Store = dict[str, Mapping[str, Any]]
+
+
+class Reflector:
+    """Keeps `store` (name -> object) equal to the API's view of one resource; calls `changed()` on change."""
+
+    def __init__(self, api: Api, resource: Resource, changed: Callable[[Resource], None],
+                 watch_timeout: int = 300, stop: threading.Event | None = None) -> None:
+        self.api, self.resource, self.changed = api, resource, changed
+        self.store: Store = {}
+        self.version = ""
+        self.synced = threading.Event()
+        self.watch_timeout = watch_timeout
+        self.stop = stop or threading.Event()
+        self.lists = 0  # how many full lists (for metrics and tests)
+        self.errors = 0
+        self.last_sync = 0.0
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        backoff = FIRST_BACKOFF
+        need_list = True
+        while not self.stop.is_set():
+            try:
+                if need_list:
+                    self.list()
+                    need_list = False
+                started = time.monotonic()
+                self.watch()
+                backoff = FIRST_BACKOFF
+                if time.monotonic() - started < 1 and self.stop.wait(FIRST_BACKOFF):  # no hot loop
+                    return
+            except Expired:
+                LOG.info("%s: watch expired (410); listing again", self.resource.path)
+                need_list = True
+            except Exception as err:  # noqa: BLE001  (any failure: back off, then resume or re-list)
+                self.errors += 1
+                LOG.warning("%s: %s; retrying in %.1fs", self.resource.path, err, backoff)
+                need_list = need_list or not self.version
+                if self.stop.wait(backoff * random.uniform(0.8, 1.2)):
+                    return
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def list(self) -> None:
+        items: Store = {}
+        token, version = "", ""
+        while True:
+            query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
+            if token:
+                query.append(("continue", token))
+            page = self.api.get(self.resource.path, query, METADATA_LIST if self.resource.metadata_only
+                                else "application/json")
+            for item in page.get("items") or []:
+                if isinstance(item, Mapping):
+                    item = self._typed(item)
+                    items[_name(item)] = item
+            metadata = page.get("metadata") or {}
+            version = str(metadata.get("resourceVersion") or version)
+            token = metadata.get("continue") or ""
+            if not token:
+                break
+        with self._lock:
+            self.store, self.version = items, version
+            self.lists += 1
+            self.last_sync = time.time()
+        self.synced.set()
+        self.changed(self.resource)
+
+    def watch(self) -> None:
+        timeout = max(1, int(self.watch_timeout * random.uniform(1.0, 1.2)))
+        query: list[tuple[str, Any]] = [("watch", 1), ("resourceVersion", self.version),
+                                        ("allowWatchBookmarks", "true"), ("timeoutSeconds", timeout)]
+        accept = METADATA_WATCH if self.resource.metadata_only else "application/json"
+        for line in self.api.lines(self.resource.path, query, accept, timeout + 30):
+            if self.stop.is_set():
+                return
+            self._apply(json.loads(line))
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object")
+        if not isinstance(obj, Mapping):
+            raise ValueError(f"watch event without an object: {str(event)[:200]}")
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Expired(str(obj.get("message", "")))
+            raise ApiError(int(obj.get("code") or 500), str(obj.get("message", "watch error")))
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if kind == "BOOKMARK":
+            self.version = version or self.version
+            return
+        obj = self._typed(obj)
+        name = _name(obj)
+        with self._lock:
+            old = self.store.get(name)
+            if kind == "DELETED":
+                self.store.pop(name, None)
+            elif kind in ("ADDED", "MODIFIED"):
+                self.store[name] = obj
+            self.version = version or self.version
+            self.last_sync = time.time()
+        if kind == "DELETED" or old is None or not _same_for_rules(old, obj, self.resource):
+            self.changed(self.resource)
+
+    def _typed(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        typed = dict(item)
+        if self.resource.metadata_only or "kind" not in typed:
+            typed["apiVersion"], typed["kind"] = self.resource.api_version, self.resource.kind
+        return typed
+
+    def items(self) -> list[Mapping[str, Any]]:
+        with self._lock:
+            return list(self.store.values())
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def _same_for_rules(old: Mapping[str, Any], new: Mapping[str, Any], resource: Resource) -> bool:
+    """True when nothing the rules read changed (a node's status or resourceVersion only)."""
+    if resource.kind != "Node":
+        return False
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    return old_meta.get("labels") == new_meta.get("labels") and \
+        old_meta.get("annotations") == new_meta.get("annotations")
+
+
+def api_client(kubeconfig: str | None = None) -> Any:
+    """An ApiClient for this pod's service account, else for `kubeconfig` ($KUBECONFIG, ~/.kube/config)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    if kubeconfig is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            pass
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration, persist_config=False)
+    return client.ApiClient(configuration)

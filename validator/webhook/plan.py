@@ -1,0 +1,145 @@
+"""From an admission request to the cluster before and after the write, and what the write touches.
+
+The request's objects are read by the linter's own classifier (`sources.manifests.add_object`), so a pool
+arriving through the webhook is the same model object as one read from a file. The before-state is the
+snapshot with the request's `oldObject` put in (the snapshot may lag the API server by a watch event); the
+after-state has `object` put in, or the object removed for DELETE. Only these objects and the nodes and
+pools they can affect are the Focus: nothing else can gain or lose a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import OPERATOR, Cluster, Pool, Resource
+from ..rules.base import Focus
+from ..sources.manifests import add_object
+from .admission import AdmissionRequest
+from .delta import Change, DeltaView, same_object
+from .routes import CREATE, DELETE, UPDATE
+from .snapshot import Snapshot
+
+REQUEST_SOURCE = "request"
+
+
+@dataclass
+class Plan:
+    """The two states to compare, the focus, and which objects are being written."""
+
+    before: DeltaView
+    after: DeltaView
+    focus: Focus
+    written: frozenset[Resource]  # the written object and, for an Installation, its pools
+    subject: str  # "IPPool/rack-1" for messages
+    old_pool: Pool | None = None  # an IPPool UPDATE's old and new pool (for immutable-field checks)
+    new_pool: Pool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_object(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> Cluster:
+    """The model objects one request object holds (apiVersion and kind filled in from the request)."""
+    into = Cluster()
+    if obj is None:
+        return into
+    typed = dict(obj)
+    typed.setdefault("apiVersion", request.api_version)
+    typed.setdefault("kind", request.kind)
+    add_object(REQUEST_SOURCE, 1, typed, into)
+    return into
+
+
+def make_plan(snapshot: Snapshot, request: AdmissionRequest) -> Plan:
+    new = read_object(request, request.obj if request.operation != DELETE else None)
+    old = read_object(request, request.old)
+    if request.kind == "Node":
+        return _node_plan(snapshot, request, new, old)
+    if request.kind == "IPReservation":
+        return _reservation_plan(snapshot, request, new, old)
+    return _pool_plan(snapshot, request, new, old)
+
+
+def _resource(request: AdmissionRequest, new: Cluster, old: Cluster) -> Resource:
+    for manifest in (*new.manifests, *old.manifests):
+        return manifest.resource
+    name = request.name or _name_of(request.obj) or _name_of(request.old)
+    return Resource(request.api_version, request.kind, name)
+
+
+def _name_of(obj: Mapping[str, Any] | None) -> str:
+    metadata = obj.get("metadata") if obj else None
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
+    """IPPool (either group) and the operator's Installation: each writes one or more pools."""
+    resource = _resource(request, new, old)
+    installation = request.kind == "Installation"
+    before_change = Change(put_pools=tuple(old.pools), manifests=tuple(old.manifests))
+    if request.operation == DELETE:
+        drops = tuple(p.resource for p in old.pools) or (resource,)
+        after_change = Change(drop_pools=drops)
+    else:
+        gone = {p.name for p in old.pools} - {p.name for p in new.pools} if installation else set()
+        after_change = Change(put_pools=tuple(new.pools), manifests=tuple(new.manifests),
+                              drop_pools=tuple(Resource(OPERATOR, "IPPool", name) for name in sorted(gone)))
+    before, after = DeltaView(snapshot, before_change), DeltaView(snapshot, after_change)
+    old_pools = list(old.pools) or ([] if request.operation == CREATE else _state_pools(snapshot, resource))
+    bits = 0
+    for pool in old_pools:
+        bits |= before.selected_bits(pool)
+    for pool in new.pools:
+        bits |= after.selected_bits(pool)
+    pools = frozenset(p.resource for p in (*old_pools, *new.pools))
+    focus = Focus(pools=pools, nodes=frozenset(n.resource for n in before.members(bits)),
+                  objects=frozenset({resource} | {p.resource for p in new.pools}))
+    written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
+    plan = Plan(before, after, focus, written, str(resource))
+    if request.operation == UPDATE and not installation and len(old.pools) == 1 and len(new.pools) == 1:
+        plan.old_pool, plan.new_pool = old.pools[0], new.pools[0]
+    return plan
+
+
+def _state_pools(snapshot: Snapshot, resource: Resource) -> list[Pool]:
+    """The snapshot's pools that are this object (by name, in either Calico API group)."""
+    pools = snapshot.cluster.pools
+    return [pools[i] for i in snapshot.pools_by_name.get(resource.name, ())
+            if same_object(pools[i].resource, resource)]
+
+
+def _reservation_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
+    resource = _resource(request, new, old)
+    before = DeltaView(snapshot, Change(put_reservations=tuple(old.reservations),
+                                        manifests=tuple(old.manifests)))
+    if request.operation == DELETE:
+        after_change = Change(drop_reservations=tuple(r.resource for r in old.reservations) or (resource,))
+    else:
+        after_change = Change(put_reservations=tuple(new.reservations), manifests=tuple(new.manifests))
+    after = DeltaView(snapshot, after_change)
+    reservations = [*old.reservations, *new.reservations]
+    if not old.reservations and request.operation != CREATE:
+        reservations += before.reservations_in({resource})
+    index = snapshot.view.address_index
+    pools = {p.resource for res in reservations for net in res.networks for p in index.overlapping(net)}
+    focus = Focus(pools=frozenset(pools), reservations=frozenset({resource}), objects=frozenset({resource}))
+    return Plan(before, after, focus, frozenset({resource}), str(resource))
+
+
+def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
+    resource = _resource(request, new, old)
+    old_node = old.nodes[0] if old.nodes else None
+    new_node = new.nodes[0] if new.nodes else None
+    if new_node is None:  # a Node object without a name cannot be judged; nothing changes
+        empty = DeltaView(snapshot, Change())
+        return Plan(empty, empty, Focus(), frozenset(), str(resource))
+    before = DeltaView(snapshot, Change(put_node=old_node)) if old_node else DeltaView(snapshot, Change())
+    after = DeltaView(snapshot, Change(put_node=new_node))
+    pools = set(snapshot.pools_selecting(new_node.labels))
+    if old_node is not None:
+        pools |= set(snapshot.pools_selecting(old_node.labels))
+    focus = Focus(pools=frozenset(p.resource for p in pools), nodes=frozenset({new_node.resource}),
+                  objects=frozenset({resource}))
+    return Plan(before, after, focus, frozenset({resource}), str(resource))
+

@@ -67,6 +67,18 @@ def parse_cidr(text: Any) -> IPNet | None:
 
 
 @dataclass(frozen=True)
+class OperatorSettings:
+    """What the operator's Installation says around its pools, with the operator's own defaults applied
+    (tigera/operator pkg/controller/installation/core_controller.go `fillDefaults`): the CNI plugin
+    defaults by `kubernetesProvider` (AKS AzureVNET, EKS AmazonVPC, GKE GKE, else Calico), the IPAM
+    plugin by the CNI plugin (Calico for Calico CNI)."""
+
+    installation: Resource
+    cni_type: str = "Calico"
+    ipam_type: str = "Calico"
+
+
+@dataclass(frozen=True)
 class Pool:
     """One IP pool, from a v3 or v1 IPPool or an operator Installation entry.
 
@@ -81,10 +93,30 @@ class Pool:
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
     status_conditions: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    operator: OperatorSettings | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
         return self.resource.name
+
+    @property
+    def automatic(self) -> bool:
+        """IPAM picks the pool by its selectors (assignmentMode Automatic, the default); Manual pools are
+        only used when a pod or namespace names them."""
+        return self.spec.get("assignmentMode") != "Manual"
+
+    @property
+    def namespace_selector(self) -> str:
+        value = self.spec.get("namespaceSelector")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def unallocatable(self) -> Mapping[str, Any] | None:
+        """The status condition `Allocatable=False`, if the cluster has set one (IPAM skips such pools)."""
+        for condition in self.status_conditions:
+            if condition.get("type") == "Allocatable" and condition.get("status") == "False":
+                return condition
+        return None
 
     @cached_property
     def network(self) -> IPNet | None:

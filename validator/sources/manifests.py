@@ -24,6 +24,7 @@ from ..model import (
     IPAMSettings,
     Manifest,
     Node,
+    OperatorSettings,
     Pool,
     Reservation,
     Resource,
@@ -137,13 +138,15 @@ def _pool(resource: Resource, source: Source, obj: Mapping[str, Any], annotation
 
 
 def _ipam(resource: Resource, source: Source, obj: Mapping[str, Any], annotations: dict[str, str]) -> IPAMSettings:
+    """Calico's IPAM (libcalico-go lib/ipam/ipam.go `autoAssign`) takes `maxBlocksPerHost` 0, the stored
+    default, as its built-in limit of 20 blocks; there is no unlimited value. A negative or mistyped
+    value is rejected by Calico (ipam-config-invalid, schema-invalid), so the default stays in force."""
     spec = _mapping(obj.get("spec"))
     limit = spec.get("maxBlocksPerHost")
     strict = spec.get("strictAffinity")
+    usable = isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
     return IPAMSettings(
-        resource, source,
-        limit if isinstance(limit, int) and not isinstance(limit, bool) else DEFAULT_MAX_BLOCKS_PER_HOST,
-        strict is True, spec, annotations)
+        resource, source, limit if usable else DEFAULT_MAX_BLOCKS_PER_HOST, strict is True, spec, annotations)
 
 
 def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, annotations: dict[str, str],
@@ -154,7 +157,8 @@ def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, ann
     into.manifests.append(manifest)
     spec = _mapping(obj.get("spec"))
     network = _mapping(spec.get("calicoNetwork"))
-    cni_type = _mapping(spec.get("cni")).get("type", "Calico")
+    settings = operator_settings(resource, spec)
+    cni_type = settings.cni_type
     entries = network.get("ipPools")
     if not isinstance(entries, list):
         return
@@ -167,7 +171,23 @@ def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, ann
             Resource(OPERATOR, "IPPool", pool_name),
             Source(file, manifest.line_of(("spec", "calicoNetwork", "ipPools", index))),
             operator_entry_spec(entry, cni_type), "operator",
-            annotations, (), entry))
+            annotations, (), entry, settings))
+
+
+# tigera/operator core_controller.go fillDefaults: the CNI plugin by provider, then the IPAM plugin by CNI.
+PROVIDER_CNI = {"AKS": "AzureVNET", "EKS": "AmazonVPC", "GKE": "GKE"}
+CNI_IPAM = {"AzureVNET": "AzureVNET", "AmazonVPC": "AmazonVPC", "GKE": "HostLocal"}
+
+
+def operator_settings(resource: Resource, spec: Mapping[str, Any]) -> OperatorSettings:
+    cni = _mapping(spec.get("cni"))
+    cni_type = cni.get("type")
+    if not isinstance(cni_type, str) or not cni_type:
+        cni_type = PROVIDER_CNI.get(str(spec.get("kubernetesProvider", "")), "Calico")
+    ipam_type = _mapping(cni.get("ipam")).get("type")
+    if not isinstance(ipam_type, str) or not ipam_type:
+        ipam_type = CNI_IPAM.get(cni_type, "Calico")
+    return OperatorSettings(resource, cni_type, ipam_type)
 
 
 def operator_entry_spec(entry: Mapping[str, Any], cni_type: Any = "Calico") -> dict[str, Any]:

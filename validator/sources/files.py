@@ -9,6 +9,8 @@ the line it starts on.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,8 +24,11 @@ from .manifests import objects_from_document
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
+MAX_NESTING = 512  # Kubernetes objects nest a few dozen levels; PyYAML's C composer recurses per level
+_BLOCK_INDICATORS = 100  # a line's leading run of " ?:-" bounds its block nesting (2 levels per character)
+_DEEP_BLOCK = re.compile(rf"^[ \t?:-]{{{_BLOCK_INDICATORS}}}", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
@@ -68,12 +73,17 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:
 
 def _walk(root: str, files: list[str], problems: list[Finding]) -> None:
     stack: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    walked: set[str] = set()
     while stack:
         folder, ancestors = stack.pop()
         real = os.path.realpath(folder)
         if real in ancestors:
-            problems.append(input_problem(folder, 1, f"folder loop: {folder} leads back to {real}; not followed"))
+            problems.append(input_problem(folder, 1,
+                                          f"folder loop: {folder} leads back to {real}; not followed"))
             continue
+        if real in walked:
+            continue  # reached again through another link: its files are already listed
+        walked.add(real)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as err:
@@ -91,27 +101,47 @@ def _walk(root: str, files: list[str], problems: list[Finding]) -> None:
             if is_dir:
                 subfolders.append(entry.path)
             elif entry.name.endswith(YAML_SUFFIXES):
-                files.append(os.path.normpath(entry.path))
+                if _is_special(entry):
+                    problems.append(input_problem(os.path.normpath(entry.path), 1,
+                                                  "not a regular file (a FIFO, socket or device); not read"))
+                else:
+                    files.append(os.path.normpath(entry.path))
         stack.extend((sub, below) for sub in reversed(subfolders))
 
 
+def _is_special(entry: os.DirEntry[str]) -> bool:
+    """A FIFO, socket or device found while walking: reading one could block forever. A dangling link is
+    not special: reading it fails, and that failure is reported where it happens."""
+    try:
+        return not stat.S_ISREG(entry.stat().st_mode)
+    except OSError:
+        return False
+
+
 def read_text(name: str, max_bytes: int) -> tuple[str | None, Finding | None]:
-    """The file's text, or the reason it cannot be linted (located at the line where it goes wrong)."""
+    """The file's text, or the reason it cannot be linted (located at the line where it goes wrong).
+
+    A regular file larger than the limit is refused from its size alone, before anything is read.
+    """
+    label = STDIN_NAME if name == STDIN else name
     try:
         if name == STDIN:
             data = sys.stdin.buffer.read(max_bytes + 1)
-            label = STDIN_NAME
         else:
-            label = name
             with open(name, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > max_bytes:
+                    return None, _too_large(label, max_bytes)
                 data = handle.read(max_bytes + 1)
     except OSError as err:
-        return None, input_problem(label if name != STDIN else STDIN_NAME, 1,
-                                   f"cannot read: {err.strerror or err}")
+        return None, input_problem(label, 1, f"cannot read: {err.strerror or err}")
     if len(data) > max_bytes:
-        return None, input_problem(label, 1, f"file is larger than the {max_bytes:,}-byte limit; not linted",
-                                   "raise --max-file-size, or split the file")
+        return None, _too_large(label, max_bytes)
     return decode(label, data)
+
+
+def _too_large(label: str, max_bytes: int) -> Finding:
+    return input_problem(label, 1, f"file is larger than the {max_bytes:,}-byte limit; not linted",
+                         "raise --max-file-size, or split the file")
 
 
 def decode(label: str, data: bytes) -> tuple[str | None, Finding | None]:
@@ -128,12 +158,16 @@ def decode(label: str, data: bytes) -> tuple[str | None, Finding | None]:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        return None, input_problem(label, line, f"not valid UTF-8 (byte 0x{data[err.start]:02x}); YAML must be UTF-8")
+        return None, input_problem(label, line,
+                                   f"not valid UTF-8 (byte 0x{data[err.start]:02x}); YAML must be UTF-8")
 
 
 def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | None]:
     """All documents of a YAML stream; on a syntax error, those before it and a located problem."""
     documents: list[Document] = []
+    deep = _nesting_problem(label, text)
+    if deep is not None:
+        return documents, deep
     loader = _Loader(text)
     may_alias = "&" in text and "*" in text
     try:
@@ -144,12 +178,16 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | No
             if may_alias and _expanded_size(node) > MAX_EXPANDED_NODES:
                 return documents, input_problem(
                     label, node.start_mark.line + 1,
-                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?); not linted")
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?); "
+                    "not linted")
             documents.append(Document(loader.construct_document(node), node.start_mark.line + 1, node))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
-        what = " ".join(p for p in (err.context, err.problem) if p)
+        context = err.context or ""
+        if context and err.context_mark is not None and err.context_mark.line + 1 != line:
+            context += f" (line {err.context_mark.line + 1})"
+        what = ": ".join(p for p in (context, err.problem) if p)
         return documents, input_problem(label, line, f"YAML syntax error: {what}")
     except yaml.YAMLError as err:
         return documents, input_problem(label, 1, f"YAML error: {err}")
@@ -160,37 +198,75 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | No
     return documents, None
 
 
+def _nesting_problem(label: str, text: str) -> Finding | None:
+    """A finding if the stream nests deeper than MAX_NESTING, found without composing it.
+
+    PyYAML's C composer recurses once per level and a few tens of thousands of `[` crash the interpreter,
+    so depth is checked first. The number of flow openers plus twice the longest run of block indicators
+    at a line start bounds the depth; only when that bound is too high are the parser's events (which
+    keep no recursion) counted.
+    """
+    openers = text.count("[") + text.count("{")
+    if openers + 2 * _BLOCK_INDICATORS + 2 <= MAX_NESTING and not _DEEP_BLOCK.search(text):
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                    return input_problem(label, line, f"YAML nests more than {MAX_NESTING} levels deep; "
+                                                      "not linted")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the parse proper reports it, at the same point, no deeper than this
+    return None
+
+
 def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes the document has once every alias is expanded, counted without expanding it."""
+    """How many nodes the document has once every alias is expanded, counted without expanding it.
+
+    Sizes are summed in true post-order (a node after all of its children), memoised per node, so a
+    node shared through aliases counts in full wherever it is referenced.
+    """
     sizes: dict[int, int] = {}
-    order: list[yaml.Node] = []
-    stack = [root]
-    seen: set[int] = set()
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
             continue
-        seen.add(id(node))
-        order.append(node)
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
-    for node in reversed(order):  # children were appended after their parents
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(sizes.get(id(child), 1) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
-        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        children = _children(node)
+        if children_done:
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+            continue
+        if id(node) in entered:
+            continue  # a recursive alias (a node inside itself): counted once, where it is defined
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
     return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def load_text(label: str, text: str, into: Cluster) -> None:
     documents, problem = parse_documents(label, text)
     for document in documents:
-        objects_from_document(label, document.data, document.node, into)
+        try:
+            objects_from_document(label, document.data, document.node, into)
+        except RecursionError:
+            into.problems.append(input_problem(label, document.line, "an object nests too deeply to read; "
+                                                                    "not linted"))
     if problem is not None:
         into.problems.append(problem)
 

@@ -34,7 +34,8 @@ class AddressIndex(Generic[T]):
         self._items: list[T] = []
         for net, item in items:
             self._exact[key_of(net)].append(item)
-            entries.append((net.version, int(net.network_address), int(net.broadcast_address), len(self._items)))
+            first, last = int(net.network_address), int(net.broadcast_address)
+            entries.append((net.version, first, last, len(self._items)))
             self._items.append(item)
         entries.sort()
         self._starts = [(v, first) for v, first, _, _ in entries]
@@ -52,7 +53,9 @@ class AddressIndex(Generic[T]):
         """Items whose network lies inside net and is strictly smaller."""
         first, last = int(net.network_address), int(net.broadcast_address)
         start = bisect.bisect_left(self._starts, (net.version, first))
-        for version, item_first, item_last, position in self._entries[start:]:
+        entries = self._entries
+        for i in range(start, len(entries)):  # not entries[start:]: a copy per lookup is quadratic
+            version, item_first, item_last, position = entries[i]
             if version != net.version or item_first > last:
                 break
             if item_last <= last and (item_first, item_last) != (first, last):

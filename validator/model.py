@@ -164,8 +164,13 @@ class Pool:
 
     @property
     def serves_workloads(self) -> bool:
-        """True for an enabled pool that pods can draw addresses from (the pools node rules count)."""
-        return not self.disabled and self.network is not None and "Workload" in self.allowed_uses
+        """True for a pool IPAM picks pod addresses from by its nodeSelector (the pools node rules count).
+
+        Calico's `determinePools` (libcalico-go ipam.go) skips disabled pools, pools marked Allocatable=False
+        and Manual pools before it looks at the nodeSelector, and then needs the Workload use.
+        """
+        return (not self.disabled and self.network is not None and "Workload" in self.allowed_uses
+                and self.automatic and self.unallocatable is None)
 
     @property
     def block_count(self) -> int:

@@ -146,5 +146,88 @@ def rules_cmd(rule_id: str | None) -> None:
     click.echo(rule.doc)
 
 
+
+@main.command()
+@click.option("--tls-cert", required=True, type=click.Path(dir_okay=False), help="Serving certificate (PEM); "
+              "re-read when it changes.")
+@click.option("--tls-key", required=True, type=click.Path(dir_okay=False), help="Its private key (PEM).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="HTTPS port.")
+@click.option("--state", "state", default="cluster", show_default=True, metavar="cluster|DIR",
+              help="Cluster state to judge against: the live cluster (listed and watched), or YAML files.")
+@click.option("--mode", type=click.Choice(["enforce", "warn"]), default="enforce", show_default=True,
+              help="warn: never deny; return what would be denied as admission warnings.")
+@click.option("--on-error", type=click.Choice(["deny", "allow"]), default="deny", show_default=True,
+              help="Answer to a request the webhook fails to judge (an internal error).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Policy file (rule levels, max-pods, address plan) [default: built-in defaults].")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=3 * 1024 * 1024, show_default=True,
+              help="Refuse AdmissionReview bodies larger than this (413).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; each watches the cluster itself (see the README).")
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Threads per worker.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="With --state cluster outside a pod: the kubeconfig [default: in-cluster, "
+                   "else $KUBECONFIG].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: str, on_error: str,
+          config_file: str | None, max_body_bytes: int, workers: int, threads: int, kubeconfig: str | None,
+          log_level: str) -> None:
+    """Serve the validating admission webhook over HTTPS (gunicorn; POST /validate, GET /healthz,
+    /readyz, /metrics)."""
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile  # before prometheus_client is imported: it reads this once
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ippool-validator-metrics-")
+    from .webhook.serve import ServeError, ServeOptions
+    from .webhook.serve import serve as run_server
+
+    config = Config()
+    if config_file is not None:
+        try:
+            config = load_config(config_file)
+        except ConfigError as err:
+            _fail_usage(str(err))
+        except OSError as err:
+            _fail_usage(f"--config {config_file}: {err.strerror or err}")
+    options = ServeOptions(tls_cert, tls_key, host, port, state, mode, on_error, max_body_bytes, workers,
+                           threads, kubeconfig, log_level)
+    try:
+        run_server(options, config)
+    except ServeError as err:
+        _fail_usage(str(err))
+
+
+@main.command()
+@click.option("--service", required=True, help="The webhook's Service name.")
+@click.option("--namespace", required=True, help="The Service's namespace.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write "
+              "ca.crt, tls.crt and tls.key into (created if needed).")
+@click.option("--dns", multiple=True, help="An extra DNS name for the certificate (repeatable).")
+@click.option("--ip", "ips", multiple=True, help="An extra IP address for the certificate (repeatable).")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+              help="Validity of the serving certificate.")
+def certs(service: str, namespace: str, out_dir: str, dns: tuple[str, ...], ips: tuple[str, ...],
+          days: int) -> None:
+    """Make a CA and a serving certificate for the webhook's Service; print the base64 CA bundle."""
+    import ipaddress
+    from pathlib import Path
+
+    from .certs import make_bundle, write_bundle
+
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            _fail_usage(f"--ip {ip!r} is not an IP address")
+    bundle = make_bundle(service, namespace, dns, ips, days)
+    paths = write_bundle(bundle, Path(out_dir))
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
+    click.echo("caBundle for the ValidatingWebhookConfiguration:", err=True)
+    click.echo(bundle.ca_base64)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

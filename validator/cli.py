@@ -146,7 +146,6 @@ def rules_cmd(rule_id: str | None) -> None:
     click.echo(rule.doc)
 
 
-
 @main.command()
 @click.option("--tls-cert", required=True, type=click.Path(dir_okay=False), help="Serving certificate (PEM); "
               "re-read when it changes.")

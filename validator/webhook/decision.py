@@ -8,9 +8,10 @@ whichever Calico API group names it). Then:
   a rule of `scope="object"` about a written object itself: an object that is written must be valid whole,
   even if its old version had the same mistake;
 - any other error of the after-state already existed (an old overlap, a node stranded before): it never
-  blocks the write and is returned as a warning prefixed "pre-existing:";
-- warnings of the after-state are returned when they are new or about a written object (pre-existing
-  warnings about other objects are left out, to keep kubectl's output short);
+  blocks the write; when it involves a written object (as its subject or a related object) it is returned
+  as a warning prefixed "pre-existing:", so whoever touches that object learns of it;
+- warnings of the after-state are returned when they are new or about a written object. Pre-existing
+  findings about other objects only are left out, to keep kubectl's output short;
 - in `warn` mode nothing is denied: what would have been is returned first, prefixed "would be denied:".
 
 DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
@@ -110,12 +111,13 @@ def decide(before: Iterable[Finding], after: Iterable[Finding], plan: Plan, verb
     for finding in after:
         new = identity(finding) not in seen
         own = finding.resource is not None and normalized(finding.resource) in written
+        involved = own or any(normalized(r.resource) in written for r in finding.related)
         rule = REGISTRY.get(finding.rule)
         whole = own and rule is not None and rule.scope == "object"
         if finding.severity == "error":
             if new or whole:
                 blocking.append(finding)
-            else:
+            elif involved:
                 warnings.append("pre-existing: " + line_of(finding))
         elif new or own:
             warnings.append(line_of(finding))
@@ -141,7 +143,7 @@ def deny_message(blocking: list[Finding], verb: str, subject: str) -> str:
     for rule, findings in list(groups.items())[:RULES_SHOWN]:
         first = findings[0]
         text = f"[{rule}] {first.message}"
-        others = list(dict.fromkeys(str(f.resource) if f.resource else str(f.source) for f in findings[1:]))
+        others = list(dict.fromkeys(name for f in findings[1:] for name in _involved(f, first)))
         if others:
             more = len(others) - OBJECTS_SHOWN
             text += f"; also {', '.join(others[:OBJECTS_SHOWN])}" + (f" and {more} more" if more > 0 else "")
@@ -153,3 +155,10 @@ def deny_message(blocking: list[Finding], verb: str, subject: str) -> str:
     if hidden:
         message += f" (also broken: {', '.join(hidden)})"
     return message
+
+
+def _involved(finding: Finding, first: Finding) -> list[str]:
+    """What tells this finding from the first one of its rule: its object, or else the objects it relates."""
+    if finding.resource is not None and finding.resource != first.resource:
+        return [str(finding.resource)]
+    return [str(r.resource) for r in finding.related] or [str(finding.source)]

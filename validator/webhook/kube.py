@@ -163,7 +163,7 @@ class Reflector:
         while not self.stop.is_set():
             try:
                 if need_list:
-                    self.list()
+                    self.relist()
                     need_list = False
                 started = time.monotonic()
                 self.watch()
@@ -181,7 +181,7 @@ class Reflector:
                     return
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def list(self) -> None:
+    def relist(self) -> None:
         items: Store = {}
         token, version = "", ""
         while True:

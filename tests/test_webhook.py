@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.webhook_support import Server, node, pool, review, running_server
 
 V3 = "projectcalico.org/v3"
@@ -30,7 +31,8 @@ def test_a_good_new_pool_is_allowed_without_warnings(server: Server) -> None:
 
 
 def test_an_overlapping_pool_is_denied_with_the_rule_the_other_pool_and_the_fix(server: Server) -> None:
-    answer = server.review(review("CREATE", pool("rack-1-bis", "10.10.1.128/25", 'rack == "1"', api_version=V3)))
+    bis = pool("rack-1-bis", "10.10.1.128/25", 'rack == "1"', api_version=V3)
+    answer = server.review(review("CREATE", bis))
     assert answer["allowed"] is False
     status = answer["status"]
     assert status["code"] == 403
@@ -52,7 +54,8 @@ def test_a_pool_that_selects_no_node_is_allowed_with_a_warning(server: Server) -
 def test_an_invalid_pool_is_denied_whatever_else(server: Server) -> None:
     answer = server.review(review("CREATE", pool("typo", "10.40.0.1/24")))
     assert answer["allowed"] is False
-    assert "[cidr-invalid]" in answer["status"]["message"] and "did you mean 10.40.0.0/24?" in answer["status"]["message"]
+    message = answer["status"]["message"]
+    assert "[cidr-invalid]" in message and "did you mean 10.40.0.0/24?" in message
 
 
 def test_deleting_the_last_pool_of_some_nodes_is_denied_naming_them(server: Server) -> None:
@@ -60,8 +63,8 @@ def test_deleting_the_last_pool_of_some_nodes_is_denied_naming_them(server: Serv
     answer = server.review(review("DELETE", old=rack_2))
     assert answer["allowed"] is False
     message = answer["status"]["message"]
-    assert message.startswith("deleting IPPool/rack-2: [node-unselected] Node/worker-2a (rack=2) is selected by "
-                              "no enabled IPv4 pool")
+    assert message.startswith("deleting IPPool/rack-2: [node-unselected] Node/worker-2a (rack=2) is "
+                              "selected by no enabled IPv4 pool")
     assert "also Node/worker-2b" in message
     assert "add an all() fallback pool" in message
 
@@ -85,8 +88,8 @@ def test_an_update_that_keeps_an_old_overlap_is_allowed_and_says_so(server: Serv
     new = pool("rack-1", "10.10.1.0/24", 'rack == "1"', natOutgoing=False)
     answer = server.review(review("UPDATE", new, old))
     assert answer["allowed"] is True
-    assert any(w.startswith("pre-existing: [pool-overlap] IPPool/rack-1 (10.10.1.0/24) overlaps IPPool/old-default")
-               for w in answer["warnings"])
+    expected = "pre-existing: [pool-overlap] IPPool/rack-1 (10.10.1.0/24) overlaps IPPool/old-default"
+    assert any(w.startswith(expected) for w in answer["warnings"])
 
 
 def test_an_update_through_the_other_api_group_is_the_same_pool(server: Server) -> None:
@@ -100,16 +103,16 @@ def test_an_update_through_the_other_api_group_is_the_same_pool(server: Server) 
 def test_a_node_label_change_that_strands_the_node_is_denied(server: Server) -> None:
     answer = server.review(review("UPDATE", node("worker-1a", rack="3"), node("worker-1a", rack="1")))
     assert answer["allowed"] is False
-    assert answer["status"]["message"].startswith(
-        "updating Node/worker-1a: [node-unselected] Node/worker-1a (rack=3) is selected by no enabled IPv4 pool")
+    assert answer["status"]["message"].startswith("updating Node/worker-1a: [node-unselected] Node/worker-1a "
+                                                  "(rack=3) is selected by no enabled IPv4 pool")
 
 
 def test_a_node_label_change_to_another_served_rack_is_allowed(server: Server) -> None:
     answer = server.review(review("UPDATE", node("worker-1a", rack="2"), node("worker-1a", rack="1")))
     assert answer["allowed"] is True
-    assert answer["warnings"] == [  # three rack-2 nodes now: a warning, not a denial
-        "[pool-capacity] IPPool/rack-2 (10.10.2.0/24) has 256 addresses for 3 nodes that can run 330 pods (max "
-        "pods 110 unless the node reports its own)"]
+    [warning] = answer["warnings"]  # three rack-2 nodes now: a warning, not a denial
+    assert warning.startswith("[pool-capacity] IPPool/rack-2 (10.10.2.0/24) has 256 addresses for 3 nodes "
+                              "that can run 330 pods")
 
 
 def test_a_new_node_of_a_served_rack_is_allowed(server: Server) -> None:
@@ -127,12 +130,14 @@ def test_a_reservation_that_swallows_a_pool_is_denied(server: Server) -> None:
 
 def test_an_installation_is_judged_by_the_pools_it_will_create(server: Server) -> None:
     def installation(cidr: str) -> dict[str, object]:
-        return {"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"},
-                "spec": {"calicoNetwork": {"ipPools": [{"name": "fallback", "cidr": cidr, "encapsulation": "VXLAN"}]}}}
+        entry = {"name": "fallback", "cidr": cidr, "encapsulation": "VXLAN"}
+        return {"apiVersion": "operator.tigera.io/v1", "kind": "Installation",
+                "metadata": {"name": "default"}, "spec": {"calicoNetwork": {"ipPools": [entry]}}}
 
     denied = server.review(review("CREATE", installation("10.10.0.0/20")))
     assert denied["allowed"] is False
-    assert "[pool-overlap]" in denied["status"]["message"] and "IPPool/fallback" in denied["status"]["message"]
+    message = denied["status"]["message"]
+    assert "[pool-overlap]" in message and "IPPool/fallback" in message
     assert server.review(review("CREATE", installation("10.50.0.0/16")))["allowed"] is True
 
 
@@ -165,3 +170,21 @@ def test_the_exemption_annotation_is_honoured(server: Server) -> None:
 def test_the_server_logs_denials(server: Server, tmp_path: Path) -> None:
     server.review(review("DELETE", old=pool("rack-2", "10.10.2.0/24", 'rack == "2"')))
     assert "denied DELETE IPPool/rack-2" in server.logs()
+
+
+def test_an_update_may_not_change_what_calico_keeps_immutable(server: Server) -> None:
+    old = pool("rack-1", "10.10.1.0/24", 'rack == "1"', natOutgoing=True)
+    moved = pool("rack-1", "10.11.1.0/24", 'rack == "1"', natOutgoing=True)
+    answer = server.review(review("UPDATE", moved, old))
+    assert answer["allowed"] is False
+    message = answer["status"]["message"]
+    assert message.startswith("updating IPPool/rack-1: [pool-immutable-field] IPPool/rack-1: spec.cidr "
+                              "changed from 10.10.1.0/24 to 10.11.1.0/24")
+    assert "migrate" in message
+    resized = pool("rack-1", "10.10.1.0/24", 'rack == "1"', natOutgoing=True, blockSize=28)
+    answer = server.review(review("UPDATE", resized, old))
+    assert "blockSize changed from 26 to 28" in answer["status"]["message"]
+    balancer = pool("lb", "10.60.0.0/24", allowedUses=["LoadBalancer"])
+    workload = pool("lb", "10.60.0.0/24", allowedUses=["Workload"])
+    answer = server.review(review("UPDATE", workload, balancer))
+    assert answer["allowed"] is False and "from LoadBalancer to Workload" in answer["status"]["message"]

@@ -71,8 +71,8 @@ def random_labels(rng: random.Random, name: str) -> dict[str, str]:
 
 def random_node(rng: random.Random, name: str, line: int) -> Node:
     annotations = {IGNORE_ANNOTATION: "node-unselected"} if rng.random() < 0.1 else {}
-    return Node(Resource("v1", "Node", name), Source("nodes.yaml", line), random_labels(rng, name), annotations,
-                rng.choice([None, None, 110, 250]))
+    return Node(Resource("v1", "Node", name), Source("nodes.yaml", line), random_labels(rng, name),
+                annotations, rng.choice([None, None, 110, 250]))
 
 
 def random_reservation(rng: random.Random, name: str, line: int) -> Reservation:
@@ -85,7 +85,8 @@ def random_cluster(rng: random.Random) -> Cluster:
     pools += [random_pool(rng, f"op-{i}", 100 + i, "operator") for i in range(rng.randint(0, 2))]
     nodes = [random_node(rng, f"node-{i}", i) for i in range(rng.randint(0, 9))]
     reservations = [random_reservation(rng, f"res-{i}", i) for i in range(rng.randint(0, 3))]
-    return Cluster(pools=pools, nodes=nodes, reservations=reservations, nodes_known=bool(nodes) or rng.random() < .5)
+    known = bool(nodes) or rng.random() < 0.5
+    return Cluster(pools=pools, nodes=nodes, reservations=reservations, nodes_known=known)
 
 
 def random_change(rng: random.Random, cluster: Cluster) -> Change:
@@ -105,7 +106,8 @@ def random_change(rng: random.Random, cluster: Cluster) -> Change:
         drops = tuple(Resource(OPERATOR, "IPPool", n) for n in ("op-0", "op-1") if rng.random() < 0.5)
         return Change(put_pools=puts, drop_pools=drops)
     if kind == "node":
-        name = rng.choice([n.name for n in cluster.nodes]) if cluster.nodes and rng.random() < 0.7 else "node-new"
+        names = [n.name for n in cluster.nodes]
+        name = rng.choice(names) if names and rng.random() < 0.7 else "node-new"
         return Change(put_node=random_node(rng, name, 70))
     if kind == "reservation":
         name = rng.choice(["res-0", "res-1", "res-9"])
@@ -116,7 +118,8 @@ def random_change(rng: random.Random, cluster: Cluster) -> Change:
 
 
 def finding_tuples(findings: list[Finding]) -> list[tuple[Any, ...]]:
-    return [(f.rule, f.severity, f.message, f.resource, f.source, f.hint, f.related, f.subject) for f in findings]
+    return [(f.rule, f.severity, f.message, f.resource, f.source, f.hint, f.related, f.subject)
+            for f in findings]
 
 
 def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random) -> None:
@@ -160,7 +163,8 @@ def test_delta_view_answers_as_a_fresh_view(seed: int) -> None:
     config = Config()
     assert finding_tuples(run(delta.cluster, config, None, delta).findings) == \
         finding_tuples(run(delta.cluster, config, None, fresh).findings)
-    focus = Focus(pools=frozenset(p.resource for p in rng.sample(delta.cluster.pools, min(2, len(delta.cluster.pools)))),
+    some = rng.sample(delta.cluster.pools, min(2, len(delta.cluster.pools)))
+    focus = Focus(pools=frozenset(p.resource for p in some),
                   nodes=frozenset(n.resource for n in delta.cluster.nodes[:3]))
     assert finding_tuples(run(delta.cluster, config, focus, delta).findings) == \
         finding_tuples(run(delta.cluster, config, focus, ClusterView(delta.cluster)).findings)

@@ -33,7 +33,8 @@ def free_port() -> int:
 def make_certs(out: Path, service: str = "ippool-validator", namespace: str = "test") -> str:
     """Run the real `certs` command; returns the base64 CA bundle it prints."""
     done = subprocess.run([*CLI, "certs", "--service", service, "--namespace", namespace, "--out", str(out),
-                           "--ip", "127.0.0.1", "--dns", "localhost"], capture_output=True, text=True, timeout=60)
+                           "--ip", "127.0.0.1", "--dns", "localhost"],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -76,8 +77,9 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp: Path, args: Sequence[str] = ("--state", str(STATE)), env: Mapping[str, str] | None = None,
-                   certs: Path | None = None, wait_ready: bool = True) -> Iterator[Server]:
+def running_server(tmp: Path, args: Sequence[str] = ("--state", str(STATE)),
+                   env: Mapping[str, str] | None = None, certs: Path | None = None,
+                   wait_ready: bool = True) -> Iterator[Server]:
     """`ippool-validator serve` with certificates from `certs`, until the block ends."""
     if certs is None:
         certs = tmp / "certs"
@@ -140,7 +142,8 @@ def review(operation: str, obj: Mapping[str, Any] | None = None, old: Mapping[st
         "name": subject["metadata"]["name"], "operation": operation,
         "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
         "object": obj if operation != "DELETE" else None, "oldObject": old,
-        "dryRun": dry_run, "options": {"apiVersion": "meta.k8s.io/v1", "kind": f"{operation.title()}Options"}}}
+        "dryRun": dry_run,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": f"{operation.title()}Options"}}}
 
 
 def pool(name: str, cidr: str, selector: str = "all()", api_version: str = "crd.projectcalico.org/v1",

@@ -33,8 +33,7 @@ class Plan:
     focus: Focus
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
-    old_pool: Pool | None = None  # an IPPool UPDATE's old and new pool (for immutable-field checks)
-    new_pool: Pool | None = None
+    updated: list[tuple[Pool, Pool]] = field(default_factory=list)  # (old, new) pools of an UPDATE, by name
     notes: list[str] = field(default_factory=list)
 
 
@@ -97,8 +96,9 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
                   objects=frozenset({resource} | {p.resource for p in new.pools}))
     written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
     plan = Plan(before, after, focus, written, str(resource))
-    if request.operation == UPDATE and not installation and len(old.pools) == 1 and len(new.pools) == 1:
-        plan.old_pool, plan.new_pool = old.pools[0], new.pools[0]
+    if request.operation == UPDATE:
+        old_by_name = {p.name: p for p in old.pools}
+        plan.updated = [(old_by_name[p.name], p) for p in new.pools if p.name in old_by_name]
     return plan
 
 

@@ -53,7 +53,7 @@ class AdmissionRequest:
 
 def decode(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8 JSON", "malformed-json") from None
     except ValueError as err:

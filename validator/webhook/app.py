@@ -23,6 +23,7 @@ from .state import State
 
 LOG = logging.getLogger("ippool_validator.webhook")
 DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+DRAIN_FACTOR = 4  # a refused body is read (and dropped) up to 4 times the limit, then the connection closes
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,22 @@ def _read_review(settings: Settings) -> AdmissionRequest:
                          "content-type")
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
+        _drain(length, settings.max_body_bytes * DRAIN_FACTOR)
         raise BadRequest(413, f"the body is larger than the {settings.max_body_bytes:,}-byte limit",
                          "too-large")
     return parse_review(decode(request.get_data(cache=False)))
+
+
+def _drain(length: int, most: int) -> None:
+    """Read and drop a refused body (up to `most` bytes), so that a client that sends all of it before
+    reading the answer gets the 413 instead of a broken connection."""
+    stream = request.environ.get("wsgi.input")
+    left = min(length, most)
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def _internal_error(review: AdmissionRequest, err: Exception, settings: Settings,

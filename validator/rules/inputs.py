@@ -120,9 +120,20 @@ def schema_invalid(ctx: Context) -> Iterator[Finding]:
         if ctx.focus is not None and manifest.resource not in ctx.focus.objects:
             continue
         for error in schema_errors(manifest):
-            line = manifest.line_of(tuple(error.absolute_path))
+            line = _error_line(manifest, error)
             yield ctx.finding(f"{manifest.resource}: {describe_error(error)}", manifest.resource,
                               Source(manifest.source.file, line),
                               "see the field reference in Calico's IPPool documentation",
                               subject=_path_text(error.absolute_path) + ":" + str(error.validator))
 
+
+def _error_line(manifest: Manifest, error: ValidationError) -> int:
+    """The line of the offending field; for unknown fields, the first unknown key rather than its parent."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        lines = [manifest.line_of((*path, key)) for key in error.instance
+                 if key not in known and isinstance(key, str)]
+        if lines:
+            return min(lines)
+    return manifest.line_of(path)

@@ -183,6 +183,8 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | No
             documents.append(Document(loader.construct_document(node), node.start_mark.line + 1, node))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        if err.context_mark is not None and "end of stream" in (err.problem or ""):
+            mark = err.context_mark  # an unclosed quote or bracket: where it opens, not the file's end
         line = mark.line + 1 if mark is not None else 1
         context = err.context or ""
         if context and err.context_mark is not None and err.context_mark.line + 1 != line:

@@ -210,7 +210,7 @@ class Reservation:
 
     resource: Resource
     source: Source
-    cidrs: tuple[Any, ...]
+    cidrs: tuple[Any, ...] = field(compare=False)  # as written, maybe unhashable: identity is resource+source
     annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @cached_property

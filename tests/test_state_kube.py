@@ -143,7 +143,8 @@ def test_lists_are_paged() -> None:
         try:
             wait_until(watched.ready, 20)
             assert len(names(watched, "nodes")) == 1100
-            assert sum(1 for path, query, _ in fake.requests if path == NODES.path and "continue=" in query) == 2
+            pages = [query for path, query, _ in fake.requests if path == NODES.path and "continue=" in query]
+            assert len(pages) == 2
         finally:
             watched.stop()
 

@@ -1,0 +1,210 @@
+"""The lint and rules commands end to end: fixture folders, exit codes, text and JSON output, stdin, usage.
+
+Each case runs in a copy of its folder under tmp_path, so that paths in the output are short and relative
+and no policy file of the repository applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lint_support import FIXTURES, ISSUE_RULES, REPO, run_cli
+
+E2E = FIXTURES / "e2e"
+FINDING_LINE = re.compile(
+    r"^(?P<file>[^:]+):(?P<line>\d+): (?P<severity>error|warning) (?P<rule>[a-z0-9-]+): (?P<msg>.+)$")
+
+RACKS_LOCATIONS = [
+    ("nodes/nodes.yml", 11, "error", "node-unselected"),
+    ("pools/rack-pools.yaml", 2, "warning", "fallback-missing"),
+    ("pools/rack-pools.yaml", 2, "error", "pool-overlap"),
+    ("pools/rack-pools.yaml", 2, "warning", "pool-selects-nothing"),
+    ("pools/rack-pools.yaml", 12, "error", "pool-overlap"),
+]
+RACKS_SUMMARY = "3 errors, 2 warnings in 4 files (3 pools, 2 nodes)"
+
+
+@pytest.fixture
+def case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Copy an e2e fixture folder into tmp_path and work from there."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(E2E / name, target, symlinks=True)
+        monkeypatch.chdir(target)
+        return target
+
+    return copy
+
+
+def parse_text(output: str) -> tuple[list[tuple[str, int, str, str, str]], str]:
+    *lines, summary = output.rstrip("\n").split("\n")
+    findings = []
+    for line in lines:
+        match = FINDING_LINE.match(line)
+        assert match, f"not 'file:line: severity rule: message': {line!r}"
+        findings.append((match["file"], int(match["line"]), match["severity"], match["rule"], match["msg"]))
+    return findings, summary
+
+
+def test_text_output_locates_each_finding_sorted_with_a_summary(case, cli) -> None:
+    case("racks")
+    result = cli(["lint", "."])
+    assert result.exit_code == 1
+    findings, summary = parse_text(result.output)
+    assert [f[:4] for f in findings] == RACKS_LOCATIONS
+    assert summary == RACKS_SUMMARY
+    overlap = findings[2][4]
+    assert overlap.startswith("IPPool/rack-0-ippool (192.168.0.0/24) overlaps IPPool/default-ipv4-ippool "
+                              "(192.168.0.0/16) at pools/default-pool.yaml:2")
+    assert "192.168.0.0/24" in overlap.rsplit(":", 1)[1]
+    assert "Node/kube-node-2 (rack=2)" in findings[0][4]
+    assert "rack: '1', '2'" in findings[3][4]
+
+
+def test_no_path_lints_the_current_folder(case, cli) -> None:
+    case("racks")
+    assert cli(["lint"]).output == cli(["lint", "."]).output
+
+
+def test_json_output(case, cli) -> None:
+    case("racks")
+    result = cli(["lint", "--format", "json", "pools", "nodes", "apps"])
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    summary = doc["summary"]
+    assert {k: summary[k] for k in ("errors", "warnings", "files", "pools", "nodes")} == {
+        "errors": 3, "warnings": 2, "files": 4, "pools": 3, "nodes": 2}
+    assert [(f["file"], f["line"], f["severity"], f["rule"]) for f in doc["findings"]] == RACKS_LOCATIONS
+    for finding in doc["findings"]:
+        assert set(finding) >= {"rule", "severity", "message", "resource", "file", "line", "hint"}
+        assert finding["message"] and finding["hint"]
+    overlap = doc["findings"][2]
+    assert overlap["resource"] == {"apiVersion": "projectcalico.org/v3", "kind": "IPPool",
+                                   "name": "rack-0-ippool"}
+    assert overlap["related"] == [{"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+                                   "name": "default-ipv4-ippool", "file": "pools/default-pool.yaml",
+                                   "line": 2}]
+    assert doc["findings"][1]["resource"] is None  # fallback-missing is about the family, not one object
+
+
+def test_clean_folder_exits_zero(case, cli) -> None:
+    case("clean")
+    result = cli(["lint", "."])
+    assert (result.exit_code, result.output) == (0, "0 errors, 0 warnings in 2 files (3 pools, 2 nodes)\n")
+    doc = json.loads(cli(["lint", "--format", "json"]).output)
+    assert doc["findings"] == [] and doc["summary"]["errors"] == 0
+
+
+def test_warnings_pass_unless_fail_on_warning(case, cli) -> None:
+    case("warnings-only")
+    passing = cli(["lint"])
+    assert passing.exit_code == 0
+    findings, summary = parse_text(passing.output)
+    assert [f[:4] for f in findings] == [("pools.yaml", 2, "warning", "fallback-missing")]
+    assert summary.startswith("0 errors, 1 warning in 1 file (1 pool, 0 nodes); node rules skipped")
+    assert cli(["lint", "--fail-on", "warning"]).exit_code == 1
+    assert cli(["lint", "--fail-on", "error"]).exit_code == 0
+
+
+def test_broken_file_is_reported_and_the_others_still_linted(case, cli) -> None:
+    case("broken")
+    result = cli(["lint"])
+    assert result.exit_code == 1
+    findings, summary = parse_text(result.output)
+    assert [f[:4] for f in findings] == [("a-broken.yaml", 7, "error", "yaml-invalid"),
+                                         ("b-pool.yaml", 1, "error", "cidr-invalid")]
+    assert findings[0][4].startswith("YAML syntax error: ")
+    assert summary.startswith("2 errors, 0 warnings in 2 files (1 pool, 0 nodes)")
+
+
+def test_stdin_alone_and_beside_folders(case, cli) -> None:
+    case("racks")
+    pools = Path("pools/rack-pools.yaml").read_text()
+    alone = cli(["lint", "-"], input=pools)
+    findings, summary = parse_text(alone.output)
+    assert alone.exit_code == 0
+    assert [f[:4] for f in findings] == [("<stdin>", 2, "warning", "fallback-missing")]
+    assert summary.startswith("0 errors, 1 warning in 1 file (2 pools, 0 nodes)")
+    mixed = cli(["lint", "-", "nodes", "pools/default-pool.yaml"], input=pools)
+    findings, summary = parse_text(mixed.output)
+    assert mixed.exit_code == 1
+    assert [(f[0], f[1], f[3]) for f in findings] == [
+        ("<stdin>", 2, "fallback-missing"), ("<stdin>", 2, "pool-overlap"),
+        ("<stdin>", 2, "pool-selects-nothing"), ("<stdin>", 12, "pool-overlap"),
+        ("nodes/nodes.yml", 11, "node-unselected")]
+    assert summary == "3 errors, 2 warnings in 3 files (3 pools, 2 nodes)"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["lint", "--bogus"], "No such option '--bogus'"),
+    (["lint", "does-not-exist"], "no such file or folder: does-not-exist"),
+    (["lint", "--format", "xml", "."], "Invalid value for '--format'"),
+    (["lint", "--fail-on", "never", "."], "Invalid value for '--fail-on'"),
+    (["rules", "no-such-rule"], "unknown rule 'no-such-rule'"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+])
+def test_usage_errors_exit_2_with_a_message(case, args: list[str], message: str) -> None:
+    folder = case("clean")
+    done = run_cli(args, cwd=folder)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stdout == ""
+
+
+def test_real_command_matches_the_in_process_run(case, cli) -> None:
+    folder = case("racks")
+    done = run_cli(["lint"], cwd=folder)
+    assert done.returncode == 1
+    assert done.stdout == cli(["lint"]).output
+    assert done.stderr == ""
+    piped = run_cli(["lint", "--format", "json", "-"], cwd=folder,
+                    input=(folder / "pools" / "rack-pools.yaml").read_text())
+    assert piped.returncode == 0
+    assert [f["file"] for f in json.loads(piped.stdout)["findings"]] == ["<stdin>"]
+
+
+def test_rules_lists_every_rule(cli) -> None:
+    result = cli(["rules"])
+    assert result.exit_code == 0
+    listed = {line.split()[0]: line.split()[1] for line in result.output.splitlines()}
+    for rule_id in ISSUE_RULES:
+        assert rule_id in listed
+    assert listed["pool-overlap"] == "error" and listed["fallback-missing"] == "warning"
+
+
+def test_rules_id_prints_the_rule_doc(cli) -> None:
+    result = cli(["rules", "pool-overlap"])
+    assert result.exit_code == 0
+    assert result.output.startswith("# pool-overlap (error)\n\nTwo pools whose CIDRs overlap.\n")
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead"):
+        assert heading in result.output
+
+
+def test_lint_imports_neither_flask_nor_kubernetes(case) -> None:
+    """The lint path stays light for pre-commit: run it in a fresh interpreter and look at sys.modules."""
+    folder = case("racks")
+    code = (
+        "import sys\n"
+        "import validator.cli\n"
+        "from validator.cli import main\n"
+        "try:\n"
+        "    main(['lint', '--format', 'json', '.'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 1, done.code\n"
+        "names = ('flask', 'kubernetes', 'werkzeug', 'gunicorn', 'yaml', 'validator.engine')\n"
+        "print(json.dumps({m: m in sys.modules for m in names}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", "import json\n" + code], cwd=folder, capture_output=True,
+                          text=True, check=False, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    loaded = json.loads(done.stderr.strip().splitlines()[-1])
+    assert loaded == {"flask": False, "kubernetes": False, "werkzeug": False, "gunicorn": False,
+                      "yaml": True, "validator.engine": True}  # the last two show the probe sees imports
+    assert json.loads(done.stdout)["summary"]["errors"] == 3

@@ -19,21 +19,27 @@ MAX_CIDR_LENGTH = 48
 MAX_SELECTOR_LENGTH = 1024
 ENABLED = ("Always", "CrossSubnet")
 
-CALICO_CIDR = ("calicoctl and the Calico API server (validator/v3 validateIPPoolSpec); CRD CEL rules "
-               "(ippool.go) in newer Calico")
+CALICO_CIDR = ("calicoctl and the Calico API server, all versions (libcalico-go clientv3 ippool.go: "
+               "'IPPool CIDR must be a valid subnet', 'is not strictly masked'); the IPPool CRD since "
+               "v3.32.0 (format cidr, maxLength 48) and its CEL rule since v3.33 ('IPPool CIDR must be "
+               "strictly masked'); the operator (ValidatePools: 'IP pool CIDR is invalid'; it masks host "
+               "bits silently)")
 
 
-@rule("cidr-invalid", "error", "The pool's cidr is missing, not a CIDR, or has host bits set",
+@rule("cidr-invalid", "error",
+      "The pool's cidr is empty, not a CIDR, longer than 48 characters, or has host bits set",
       calico=CALICO_CIDR, scope="object")
 def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
-    Checks that `spec.cidr` is present and is a network in CIDR notation (`10.244.0.0/16`), strictly
-    masked (no host bits set), at most 48 characters.
+    Checks that `spec.cidr` is a network in CIDR notation (`10.244.0.0/16`), strictly masked (no host
+    bits set), at most 48 characters. A missing or non-string `cidr` is schema-invalid's to report.
+    For the operator's Installation, host bits are not a fault: the operator masks the CIDR itself.
 
     ## Why is this bad?
     Calico refuses such a pool ("IPPool CIDR must be a valid subnet"; a bare address such as `10.0.0.1`
-    is not a pool; `10.244.1.0/16` has host bits set and Calico wants it "strictly masked"). A GitOps
+    is not a pool, even though Calico's stand-alone validator would read it as a /32; `10.244.1.0/16`
+    has host bits set and Calico wants it "strictly masked"; the CRD allows 48 characters). A GitOps
     controller then loops on a failing apply, and the nodes it was meant for get no addresses.
 
     ## Example
@@ -50,47 +56,57 @@ def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     """
     for pool in ctx.pools():
         text = pool.spec.get("cidr")
+        if not isinstance(text, str):
+            continue  # missing or of the wrong type: schema-invalid
         problem, hint = _cidr_problem(text)
         if problem:
             yield ctx.finding(f"{pool.resource}: {problem}", pool.resource, pool.source, hint)
 
 
-def _cidr_problem(text: object) -> tuple[str, str]:
-    if text is None or text == "":
-        return "spec.cidr is missing; every pool needs one", "set spec.cidr to a network such as 10.244.0.0/16"
-    if not isinstance(text, str):
-        return f"spec.cidr must be a string, not {type(text).__name__}", "quote the CIDR"
+def _cidr_problem(text: str) -> tuple[str, str]:
+    if text == "":
+        return "spec.cidr is empty (Calico: IPPool CIDR must be specified)", \
+            "set spec.cidr to a network such as 10.244.0.0/16"
     if len(text) > MAX_CIDR_LENGTH:
-        return f"spec.cidr is {len(text)} characters long; Calico allows at most {MAX_CIDR_LENGTH}", ""
+        return (f"spec.cidr is {len(text)} characters long; Calico's IPPool CRD allows at most "
+                f"{MAX_CIDR_LENGTH}", "write the network in its short form, e.g. fd00:10::/64")
     if "/" not in text:
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
-            return f"spec.cidr {text!r} is not a CIDR", "write it as address/prefix, e.g. 10.244.0.0/16"
-        return (f"spec.cidr {text!r} is a single address, not a network",
+            return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
+                    "write it as address/prefix, e.g. 10.244.0.0/16")
+        return (f"spec.cidr {text!r} is a single address, not a network (Calico: IPPool CIDR must be a "
+                "valid subnet)",
                 f"write it with a prefix length, e.g. {address}/{address.max_prefixlen} for one address")
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        return f"spec.cidr {text!r} is not a CIDR", "write it as address/prefix, e.g. 10.244.0.0/16"
+        return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
+                "write it as address/prefix, e.g. 10.244.0.0/16")
     try:
         ipaddress.ip_network(text, strict=True)
     except ValueError:
-        return (f"spec.cidr {text!r} has host bits set (Calico wants it strictly masked)",
+        return (f"spec.cidr {text!r} has host bits set (Calico: IPPool CIDR must be strictly masked)",
                 f"did you mean {network}?")
     return "", ""
 
 
 @rule("block-size-invalid", "error", "blockSize is outside the range Calico allows for the pool's IP family",
-      calico="calicoctl and the Calico API server (validator/v3); CRD CEL rules in newer Calico", scope="object")
+      calico="calicoctl and the Calico API server, all versions (clientv3 ippool.go: 'IPv4 block size must "
+             "be between 20 and 32'); the IPPool CRD (0..128 since v3.32.0, CEL per family since v3.33); the "
+             "operator (ValidatePools), which also rejects an explicit 0", scope="object")
 def block_size_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Checks `spec.blockSize`: absent or `0` means the default (26 for IPv4, 122 for IPv6); any other value
-    must be an integer from 20 to 32 for an IPv4 pool, or from 116 to 128 for an IPv6 pool.
+    must be an integer from 20 to 32 for an IPv4 pool, or from 116 to 128 for an IPv6 pool. In the
+    operator's Installation only an absent `blockSize` is defaulted: the operator rejects `blockSize: 0`.
+    A value that is not an integer is schema-invalid's to report.
 
     ## Why is this bad?
-    Calico rejects the pool. The block size also decides how many addresses each node claims at a time;
+    Calico rejects the pool ("blockSize must be between 20 and 32 for IPv4 pools, and between 116 and
+    128 for IPv6 pools"). The block size also decides how many addresses each node claims at a time;
     a value outside the range is usually an IPv4 size on an IPv6 pool or the reverse.
 
     ## Example
@@ -109,32 +125,40 @@ def block_size_invalid(ctx: Context) -> Iterator[Finding]:
     """
     for pool in ctx.pools():
         raw = pool.spec.get("blockSize")
-        if raw is None or raw == 0 and not isinstance(raw, bool):
+        if raw is None or isinstance(raw, bool) or not isinstance(raw, int):
+            continue  # absent is the default; a wrong type is schema-invalid's to report
+        if raw == 0 and pool.origin != "operator":
             continue
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            continue  # a wrong type is schema-invalid's to report
         if pool.version is None:
             if not 0 <= raw <= 128:
-                yield ctx.finding(f"{pool.resource}: blockSize {raw} is outside 0..128", pool.resource,
-                                  pool.source)
+                yield ctx.finding(f"{pool.resource}: blockSize {raw} is outside 0..128 (Calico's IPPool CRD)",
+                                  pool.resource, pool.source)
             continue
         low, high = BLOCK_SIZE_RANGE[pool.version]
         if not low <= raw <= high:
+            default = "/26" if pool.version == 4 else "/122"
+            family = family_name(pool.version)
+            reason = (f"the operator: {family} pool block size must be greater than {low - 1} and less than "
+                      f"or equal to {high}" if pool.origin == "operator" else
+                      "Calico: blockSize must be between 20 and 32 for IPv4 pools, and between 116 and 128 "
+                      "for IPv6 pools")
             yield ctx.finding(
-                f"{pool.resource}: blockSize {raw} is outside {low}..{high}, the range Calico allows for "
-                f"{family_name(pool.version)} pools", pool.resource, pool.source,
-                f"use a block size from {low} to {high}, or leave it out for the default "
-                f"{'/26' if pool.version == 4 else '/122'}")
+                f"{pool.resource}: blockSize {raw} is outside {low}..{high} for an {family} pool ({reason})",
+                pool.resource, pool.source,
+                f"use a block size from {low} to {high}, or leave it out for the default {default}")
 
 
 @rule("pool-smaller-than-block", "error", "An enabled pool's prefix is longer than its block size",
-      calico="calicoctl and the Calico API server (validator/v3: 'IP pool size is too small'); "
-             "CRD CEL rules in newer Calico", scope="object")
+      calico="calicoctl and the Calico API server, all versions (validator/v3 and clientv3: 'IP pool size is "
+             "too small'); the IPPool CRD's CEL rule since v3.33; the operator (ValidatePools), even for a "
+             "pool with disableNewAllocations", scope="object")
 def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Checks that an enabled pool holds at least one block: its prefix length must not be longer than its
-    block size (a `/28` pool cannot hold one `/26` block). Disabled pools are exempt, as in Calico.
+    block size (a `/28` pool cannot hold one `/26` block; without `blockSize` the default /26 or /122
+    counts). Disabled pools are exempt, as in Calico; the operator checks its pools even when they have
+    `disableNewAllocations: true`, and so does this rule for them.
 
     ## Why is this bad?
     Calico rejects it ("IP pool size is too small"): IPAM hands out whole blocks, and there is none.
@@ -153,17 +177,23 @@ def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
     ```
     """
     for pool in ctx.pools():
-        if pool.disabled or pool.network is None or pool.block_size is None:
+        operator = pool.origin == "operator"
+        if pool.disabled and not operator or pool.network is None or pool.block_size is None:
             continue
+        if operator and pool.spec.get("blockSize") == 0:
+            continue  # the operator rejects blockSize 0 itself: block-size-invalid
         if pool.network.prefixlen > pool.block_size:
             yield ctx.finding(
-                f"{pool.describe()}: the pool is smaller than one /{pool.block_size} block "
-                "(Calico: IP pool size is too small)", pool.resource, pool.source,
+                f"{pool.describe()}: the pool is smaller than one /{pool.block_size} block (Calico: IP pool "
+                "size is too small for use with Calico IPAM. It must be equal to or greater than the block "
+                "size)", pool.resource, pool.source,
                 f"set blockSize to at least {pool.network.prefixlen}, or widen the cidr")
 
 
 @rule("encapsulation-invalid", "error", "IPIP on an IPv6 pool, or IPIP and VXLAN both enabled",
-      calico="calicoctl and the Calico API server (validator/v3); CRD CEL rules in newer Calico", scope="object")
+      calico="calicoctl and the Calico API server, all versions (clientv3: 'Cannot enable both VXLAN and "
+             "IPIP', 'IPIP is not supported on an IPv6 IP pool'); the IPPool CRD's CEL rules since v3.32.0; "
+             "the operator for IPIP on IPv6", scope="object")
 def encapsulation_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -191,46 +221,44 @@ def encapsulation_invalid(ctx: Context) -> Iterator[Finding]:
     for pool in ctx.pools():
         ipip, vxlan = pool.spec.get("ipipMode"), pool.spec.get("vxlanMode")
         if ipip in ENABLED and vxlan in ENABLED:
-            yield ctx.finding(f"{pool.resource}: ipipMode {ipip} and vxlanMode {vxlan} are both enabled; "
-                              "Calico allows one encapsulation per pool", pool.resource, pool.source,
-                              "set one of them to Never", subject="both")
+            yield ctx.finding(f"{pool.resource}: ipipMode {ipip} and vxlanMode {vxlan} are both enabled "
+                              "(Calico: ipipMode and vxlanMode cannot both be enabled)", pool.resource,
+                              pool.source, "set one of them to Never", subject="both")
         if ipip in ENABLED and pool.version == 6:
-            yield ctx.finding(f"{pool.describe()}: ipipMode {ipip} on an IPv6 pool; IPIP carries IPv4 only",
+            yield ctx.finding(f"{pool.describe()}: ipipMode {ipip} on an IPv6 pool (Calico: IPIP is not "
+                              "supported on IPv6 pools; IPIP carries IPv4 only)",
                               pool.resource, pool.source, "use vxlanMode for IPv6, or ipipMode: Never",
                               subject="ipv6")
 
 
 RESERVED_RANGES = [
-    (ipaddress.ip_network("127.0.0.0/8"), "loopback", False),
-    (ipaddress.ip_network("::1/128"), "loopback", False),
-    (ipaddress.ip_network("169.254.0.0/16"), "link-local", True),
-    (ipaddress.ip_network("fe80::/10"), "link-local", True),
-    (ipaddress.ip_network("224.0.0.0/4"), "multicast", False),
-    (ipaddress.ip_network("ff00::/8"), "multicast", False),
-    (ipaddress.ip_network("0.0.0.0/8"), "'this network' (RFC 1122)", False),
-    (ipaddress.ip_network("::/128"), "unspecified", False),
+    (ipaddress.ip_network("127.0.0.0/8"), "loopback"),
+    (ipaddress.ip_network("::1/128"), "loopback"),
+    (ipaddress.ip_network("224.0.0.0/4"), "multicast"),
+    (ipaddress.ip_network("ff00::/8"), "multicast"),
+    (ipaddress.ip_network("0.0.0.0/8"), "'this network' (RFC 1122)"),
+    (ipaddress.ip_network("::/128"), "unspecified"),
 ]
 
 
-@rule("cidr-reserved", "error", "The pool overlaps loopback, link-local, multicast or unspecified addresses",
-      calico="link-local only: calicoctl and the Calico API server (validator/v3), CRD CEL rules in newer "
-             "Calico; loopback, multicast and 0.0.0.0/8 are ippool-validator's own checks", scope="object")
+@rule("cidr-reserved", "error", "The pool overlaps loopback, multicast or unspecified addresses",
+      scope="object")
 def cidr_reserved(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
-    Checks that the pool neither lies in nor contains a range that pods must never be given: link-local
-    (`169.254.0.0/16`, `fe80::/10`: Calico itself rejects these), and loopback (`127.0.0.0/8`, `::1`),
-    multicast (`224.0.0.0/4`, `ff00::/8`) and `0.0.0.0/8` / `::` (Calico accepts these; this is
-    ippool-validator's own check).
+    Checks that the pool neither lies in nor contains a range that pods must never be given: loopback
+    (`127.0.0.0/8`, `::1`), multicast (`224.0.0.0/4`, `ff00::/8`) and `0.0.0.0/8` / `::`. Calico itself
+    accepts all of these (its only range check is link-local, see `cidr-link-local`): this is
+    ippool-validator's own check.
 
     ## Why is this bad?
-    Link-local addresses carry node-local traffic such as the cloud metadata service at 169.254.169.254;
-    a pod given a loopback or multicast address cannot be reached at all.
+    A pod given a loopback or multicast address cannot be reached at all, and `0.0.0.0/8` is not a
+    source address on the wire.
 
     ## Example
     ```yaml
     spec:
-      cidr: 0.0.0.0/0
+      cidr: 224.0.0.0/16
     ```
 
     ## Use instead
@@ -242,26 +270,32 @@ def cidr_reserved(ctx: Context) -> Iterator[Finding]:
     for pool in ctx.pools():
         if pool.network is None:
             continue
-        for reserved, what, calico_rejects in RESERVED_RANGES:
+        for reserved, what in RESERVED_RANGES:
             if reserved.version == pool.network.version and pool.network.overlaps(reserved):
-                who = "Calico rejects it" if calico_rejects else "Calico accepts it, but pods there are unreachable"
+                who = "Calico accepts it, but pods there are unreachable"
                 yield ctx.finding(f"{pool.describe()} overlaps the {what} range {reserved} ({who})",
                                   pool.resource, pool.source, "choose a private range such as 10.0.0.0/8 or "
                                   "fd00::/8 that avoids it", subject=str(reserved))
 
 
 @rule("selector-invalid", "error", "A nodeSelector or namespaceSelector that Calico cannot use",
-      calico="calicoctl and the Calico API server parse selectors (validator/v3); CRD installs without the "
-             "API server accept a broken selector", scope="object")
+      calico="calicoctl and the Calico API server parse selectors, all versions (validator/v3 'selector' "
+             "tag; CRD installs without the API server store a broken selector); global( rejected since "
+             "v3.31 (Go) and by the CRD's CEL since v3.33; maxLength 1024 in the CRD since v3.33",
+      scope="object")
 def selector_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Parses `nodeSelector` and `namespaceSelector` with Calico's selector grammar and checks that they are
-    strings of at most 1024 characters without `global()`.
+    at most 1024 characters and do not contain `global(` anywhere. A selector that is not a string is
+    schema-invalid's to report.
 
     ## Why is this bad?
-    A selector that does not parse selects nothing: the pool's nodes get no addresses from it. Only
-    calicoctl and the Calico API server check it; applied as a CRD, a broken selector is stored silently.
+    calicoctl and the Calico API server reject the pool; applied as a CRD, a broken selector is stored
+    silently, and then it is worse than selecting nothing: Calico IPAM evaluates every enabled,
+    Automatic pool's selectors for each pod (libcalico-go ipam.go `determinePools`) and returns the
+    parse error for the whole request, so automatic address assignment of that IP family fails on every
+    node. `global()` only has a meaning in policy rules; Calico rejects it in pool selectors.
 
     ## Example
     ```yaml
@@ -278,26 +312,32 @@ def selector_invalid(ctx: Context) -> Iterator[Finding]:
     for pool in ctx.pools():
         for field in ("nodeSelector", "namespaceSelector"):
             text = pool.spec.get(field)
-            if text is None:
+            if not isinstance(text, str):
+                continue  # absent, or of the wrong type: schema-invalid
+            problem = selector_problem(text, field)
+            if not problem:
                 continue
-            problem = _selector_problem(text)
-            if problem:
-                yield ctx.finding(f"{pool.resource}: spec.{field} {problem}", pool.resource, pool.source,
-                                  'quote values and use Calico syntax, e.g. rack == "0" or has(zone)',
-                                  subject=field)
+            if problem.startswith("does not parse") and not pool.disabled and pool.automatic:
+                family = family_name(pool.version) if pool.version else "its IP family"
+                problem += (f"; until it is fixed, Calico IPAM fails every automatic {family} assignment on "
+                            "every node")
+            hint = ("use all() to select every node" if "global(" in problem else
+                    'quote values and use Calico syntax, e.g. rack == "0" or has(zone)')
+            yield ctx.finding(f"{pool.resource}: spec.{field} {problem}", pool.resource, pool.source, hint,
+                              subject=field)
 
 
-def _selector_problem(text: object) -> str:
-    if not isinstance(text, str):
-        return f"must be a string, not {type(text).__name__}"
+def selector_problem(text: str, field: str = "nodeSelector") -> str:
+    """Why Calico would reject this pool selector, or "" (load-balancer-invalid defers to this)."""
     if len(text) > MAX_SELECTOR_LENGTH:
-        return f"is {len(text)} characters long; Calico allows at most {MAX_SELECTOR_LENGTH}"
+        return (f"is {len(text)} characters long; Calico's IPPool CRD allows at most {MAX_SELECTOR_LENGTH}")
     try:
-        selector = parse_selector(text)
+        parse_selector(text)
     except SelectorError as err:
-        return f"{text!r} does not parse: {err}"
-    if selector.uses_global or "global(" in text:
-        return f"{text!r} uses global(), which Calico does not allow in pool selectors"
+        return f"does not parse: {text!r}: {err} (Calico rejects it: failed to validate Field: selector)"
+    if "global(" in text:
+        return (f"{text!r} contains global( (Calico: global() selector is not valid for IPPool {field} - use "
+                "all() instead)")
     return ""
 
 

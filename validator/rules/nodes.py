@@ -162,15 +162,24 @@ def pool_selects_nothing(ctx: Context) -> Iterator[Finding]:
 def pool_capacity(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
-    For each enabled workload pool, counts the known nodes it selects and compares: the pool's blocks
-    (`2^(blockSize - prefix)`) with the number of nodes, since each node that uses a pool claims at least
-    one block of it; and the pool's addresses with the pods those nodes can run (`status.allocatable.pods`
-    of the node when the dump has it, else `--max-pods`, default 110).
+    For each enabled workload pool, counts the known nodes it selects and the pods each can run
+    (`status.allocatable.pods` of the node when the dump has it, else `--max-pods`, default 110), and
+    compares them with the pool, taking the IPAMConfiguration named `default` into account
+    (`maxBlocksPerHost`, absent or 0 meaning 20; `strictAffinity`, default false):
+
+    - with `strictAffinity: true` a node can only use addresses of blocks it owns, so each node needs
+      `ceil(pods / 2^(32 - blockSize))` blocks (IPv6: `2^(128 - blockSize)`), at most `maxBlocksPerHost`;
+      their sum must not exceed the pool's `2^(blockSize - prefix)` blocks;
+    - otherwise the pool's blocks are compared with the number of nodes (each node that uses a pool
+      claims at least one block of it), and the pool's addresses with the pods the nodes can place in
+      it, each node counting at most `maxBlocksPerHost x 2^(32 - blockSize)` (a node that reaches its
+      block limit gets no more, see `node-block-limit`).
 
     ## Why is this bad?
-    Nodes that find no free block borrow addresses from other nodes' blocks, or fall back to another
-    pool, which breaks per-rack route aggregation; with `strictAffinity` or no other pool their pods get
-    no address.
+    Without strict affinity, nodes that find no free block borrow addresses from other nodes' blocks,
+    or fall back to another pool, which breaks per-rack route aggregation; with `strictAffinity`, or
+    when the pool runs out of addresses, their pods get none ("No more free affine blocks and strict
+    affinity enabled").
 
     ## Example
     ```yaml
@@ -184,6 +193,10 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
     """
     if not ctx.cluster.nodes:
         return
+    from .ipam import block_limit, blocks_for, pods_groups  # here, so that ipam's rules register after ours
+
+    limit, strict, where = block_limit(ctx.cluster)
+    groups = pods_groups(ctx.cluster.nodes, ctx.config.max_pods)
     for pool in ctx.pools():
         if not pool.serves_workloads or pool.block_size is None or pool.network is None:
             continue
@@ -191,16 +204,28 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
         nodes = bits.bit_count()
         if not nodes:
             continue
-        blocks = pool.block_count
+        blocks, size = pool.block_count, pool.block_addresses
+        if strict:
+            needed = sum((bits & group).bit_count() * blocks_for(pods, size, limit)
+                         for pods, group in groups.items())
+            if 0 < blocks < needed:
+                yield ctx.finding(
+                    f"{pool.describe()} has {blocks} /{pool.block_size} block{'s' * (blocks != 1)}, but "
+                    f"with strictAffinity the {nodes} nodes it selects cannot borrow and need {needed} for "
+                    f"their pods (at most {limit} per node: {where})", pool.resource, pool.source,
+                    "widen the cidr, or add pools for these nodes", subject="blocks")
+            continue
         if 0 < blocks < nodes:
             yield ctx.finding(
                 f"{pool.describe()} has {blocks} /{pool.block_size} block{'s' * (blocks != 1)} for the "
-                f"{nodes} nodes it selects: {nodes - blocks} of them get no block of it", pool.resource,
+                f"{nodes} nodes it selects: {nodes - blocks} of them get no block of it and borrow addresses "
+                "from other nodes' blocks", pool.resource,
                 pool.source, "widen the cidr or use a longer blockSize", subject="blocks")
-        demand = ctx.view.pods_demand(bits, ctx.config.max_pods)
+        demand = sum((bits & group).bit_count() * min(pods, limit * size) for pods, group in groups.items())
         addresses = pool.network.num_addresses
         if addresses < demand:
             yield ctx.finding(
                 f"{pool.describe()} has {addresses:,} addresses for {nodes} nodes that can run {demand:,} "
-                f"pods (max pods {ctx.config.max_pods} unless the node reports its own)", pool.resource,
+                f"pods (max pods {ctx.config.max_pods} unless the node reports its own; at most {limit} "
+                "blocks per node)", pool.resource,
                 pool.source, "widen the cidr, or add pools for these nodes", subject="addresses")

@@ -144,9 +144,9 @@ def _ipam(resource: Resource, source: Source, obj: Mapping[str, Any], annotation
     spec = _mapping(obj.get("spec"))
     limit = spec.get("maxBlocksPerHost")
     strict = spec.get("strictAffinity")
-    usable = isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
-    return IPAMSettings(
-        resource, source, limit if usable else DEFAULT_MAX_BLOCKS_PER_HOST, strict is True, spec, annotations)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        limit = DEFAULT_MAX_BLOCKS_PER_HOST
+    return IPAMSettings(resource, source, limit, strict is True, spec, annotations)
 
 
 def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, annotations: dict[str, str],

@@ -1,0 +1,210 @@
+"""Calico parity: for each check Calico makes, a manifest Calico rejects that we report, and a near miss that
+both accept. Fixtures live in tests/fixtures/parity/<rule>/; each names, in its header, the Calico source file
+(and test case) it was taken from:
+
+    # expect: load-balancer-invalid 1     the rule and how many findings of it
+    # calico: test/validation/ippool_test.go "LoadBalancer with Workload is rejected"
+    # also: cidr-reserved                 other error rules this file triggers on purpose
+
+A bad fixture must make its rule fire and no other error rule (a fault is reported once); a good fixture
+must produce no error finding at all, since Calico accepts it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from lint_support import FIXTURES, REPO, lint_paths
+
+from validator.model import Pool, Resource, Source
+from validator.rules import REGISTRY
+from validator.rules.catalog import (
+    TABLE_END,
+    TABLE_START,
+    calico_enforces,
+    markdown_reference,
+    markdown_table,
+    readme_section,
+)
+from validator.rules.transitions import MIGRATION_GUIDE, RULE_ID, update_problems
+
+PARITY = FIXTURES / "parity"
+HEADER = re.compile(r"#\s*(expect|calico|also):\s*(.*)")
+CALICO_RULES = sorted(p.name for p in PARITY.iterdir() if p.is_dir())
+
+
+def header(path: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = HEADER.match(line)
+        if not line.startswith("#"):
+            break
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def fixtures(prefix: str) -> list[Path]:
+    return sorted(PARITY.glob(f"*/{prefix}-*.yaml"))
+
+
+def fixture_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def shown(findings: list) -> str:
+    return "\n".join(f"  {f.source}: {f.severity} {f.rule}: {f.message}" for f in findings)
+
+
+@pytest.mark.parametrize("path", fixtures("bad"), ids=fixture_id)
+def test_calico_rejects_and_we_report(path: Path) -> None:
+    head = header(path)
+    rule_id, count = head["expect"].split()
+    assert rule_id == path.parent.name and head.get("calico"), "header needs expect and calico lines"
+    linted = lint_paths(path)
+    findings = linted.result.findings
+    assert len(linted.of(rule_id)) == int(count) > 0, f"expected {count} {rule_id}:\n{shown(findings)}"
+    also = {r.strip() for r in head.get("also", "").split(",") if r.strip()}
+    others = {f.rule for f in findings if f.severity == "error"} - {rule_id} - also
+    assert not others, f"other rules also fired:\n{shown(findings)}"
+    assert also <= set(linted.rules())
+    for finding in linted.of(rule_id):
+        assert finding.severity == REGISTRY[rule_id].severity
+        assert finding.source is not None and finding.source.file == str(path)
+
+
+@pytest.mark.parametrize("path", fixtures("good"), ids=fixture_id)
+def test_near_miss_that_both_accept(path: Path) -> None:
+    head = header(path)
+    assert head["expect"].split() == [path.parent.name, "0"] and head.get("calico")
+    findings = lint_paths(path).result.findings
+    assert not [f for f in findings if f.severity == "error" or f.rule == path.parent.name], shown(findings)
+
+
+@pytest.mark.parametrize("rule_id", CALICO_RULES)
+def test_every_parity_rule_has_both_kinds_of_fixture_and_a_calico_note(rule_id: str) -> None:
+    assert list((PARITY / rule_id).glob("bad-*.yaml")) and list((PARITY / rule_id).glob("good-*.yaml"))
+    rule = REGISTRY[rule_id]
+    assert rule.calico or rule_id == "pool-nearly-full", "a parity rule names the Calico component"
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead"):
+        assert heading in rule.doc
+
+
+def test_block_size_boundaries_are_covered() -> None:
+    """The issue's boundary values: 20/32/116/128 accepted, one past each rejected."""
+    names = {p.name for p in (PARITY / "block-size-invalid").iterdir()}
+    assert {"good-ipv4-20.yaml", "good-ipv4-32.yaml", "good-ipv6-116.yaml", "good-ipv6-128.yaml"} <= names
+    assert {"bad-ipv4-19.yaml", "bad-ipv4-33.yaml", "bad-ipv6-115.yaml", "bad-ipv6-129.yaml"} <= names
+
+
+def test_our_own_range_checks_stay_errors_and_say_calico_accepts_them() -> None:
+    rule = REGISTRY["cidr-reserved"]
+    assert rule.severity == "error" and not rule.calico and "Calico itself" in rule.doc
+    assert "accepts" in rule.doc
+
+
+def test_selector_that_does_not_parse_says_ipam_fails_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "pool.yaml"
+    path.write_text("apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata: {name: a}\n"
+                    "spec: {cidr: 10.0.0.0/16, nodeSelector: 'rack == 1'}\n")
+    [finding] = lint_paths(path).of("selector-invalid")
+    assert "fails every automatic IPv4 assignment on every node" in finding.message
+
+
+# ---------------------------------------------------------------- update_problems (pool-immutable-field)
+
+def make_pool(spec: dict, origin: str = "v3", name: str = "pool-a") -> Pool:
+    api = "operator.tigera.io/v1" if origin == "operator" else "projectcalico.org/v3"
+    return Pool(Resource(api, "IPPool", name), Source("new.yaml", 3), spec, origin)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ({"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/16", "natOutgoing": True}),
+    ({"cidr": "FD00:0::/64"}, {"cidr": "fd00::/64"}),  # the same network in canonical form (cidrChangeOK)
+    ({"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/16", "blockSize": 26}),
+    ({"cidr": "10.0.0.0/16", "blockSize": 26}, {"cidr": "10.0.0.0/16", "blockSize": 0}),
+    ({"cidr": "fd00::/64"}, {"cidr": "fd00::/64", "blockSize": 122}),
+    ({"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]},
+     {"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]}),
+    ({"cidr": "10.0.0.0/16", "allowedUses": ["Workload"]},
+     {"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]}),
+], ids=["other-field", "canonical-cidr", "blocksize-default-made-explicit", "blocksize-zero-is-default",
+        "ipv6-default", "lb-stays-lb", "workload-to-lb"])
+def test_updates_calico_accepts(old: dict, new: dict) -> None:
+    assert update_problems(make_pool(old), make_pool(new)) == []
+
+
+@pytest.mark.parametrize(("old", "new", "subjects", "fragment"), [
+    ({"cidr": "10.0.0.0/16"}, {"cidr": "10.1.0.0/16"}, ["cidr"], "CIDR cannot be modified"),
+    ({"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/15"}, ["cidr"], "10.0.0.0/16 to 10.0.0.0/15"),
+    ({"cidr": "10.0.0.0/16", "blockSize": 26}, {"cidr": "10.0.0.0/16", "blockSize": 24}, ["blockSize"],
+     "BlockSize cannot be modified"),
+    ({"cidr": "10.0.0.0/16"}, {"cidr": "10.0.0.0/16", "blockSize": 28}, ["blockSize"], "from 26 to 28"),
+    ({"cidr": "10.0.0.0/16", "blockSize": 24}, {"cidr": "10.1.0.0/16"}, ["cidr", "blockSize"],
+     "migration guide"),
+    ({"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]},
+     {"cidr": "10.0.0.0/16", "allowedUses": ["Workload"]},
+     ["allowedUses"], "from LoadBalancer to Workload"),
+    ({"cidr": "10.0.0.0/16", "allowedUses": ["LoadBalancer"]}, {"cidr": "10.0.0.0/16"}, ["allowedUses"],
+     "Tunnel, Workload"),
+], ids=["cidr", "cidr-prefix", "blocksize", "blocksize-from-default", "both", "lb-to-workload",
+        "lb-to-default"])
+def test_updates_calico_refuses(old: dict, new: dict, subjects: list[str], fragment: str) -> None:
+    problems = update_problems(make_pool(old), make_pool(new))
+    assert [p.subject for p in problems] == subjects
+    assert all(p.rule == RULE_ID and p.severity == "error" for p in problems)
+    assert all(MIGRATION_GUIDE in p.hint and p.resource == make_pool(new).resource for p in problems)
+    assert any(fragment in p.message for p in problems), [p.message for p in problems]
+
+
+def test_operator_pool_with_a_new_cidr_is_a_new_pool() -> None:
+    """The operator keys its pools by CIDR: a new CIDR creates a pool and deletes the old one."""
+    old = make_pool({"cidr": "10.0.0.0/16", "blockSize": 26}, "operator")
+    assert update_problems(old, make_pool({"cidr": "10.9.0.0/16", "blockSize": 24}, "operator")) == []
+    [problem] = update_problems(old, make_pool({"cidr": "10.0.0.0/16", "blockSize": 24}, "operator"))
+    assert problem.subject == "blockSize"
+
+
+def test_immutable_field_rule_is_registered_and_quiet_in_a_lint(tmp_path: Path) -> None:
+    rule = REGISTRY[RULE_ID]
+    assert rule.severity == "error" and rule.scope == "object" and rule.calico and "migration" in rule.doc
+    path = tmp_path / "pool.yaml"
+    path.write_text("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: a}\n"
+                    "spec: {cidr: 10.0.0.0/16}\n")
+    assert lint_paths(path).of(RULE_ID) == []
+
+
+# ---------------------------------------------------------------- the rule catalogue
+
+def test_table_lists_every_rule_once_on_the_right_side() -> None:
+    table = markdown_table()
+    calico_part, ours_part = table.split("### What only ippool-validator checks")
+    for rule in REGISTRY.values():
+        cell = f"[`{rule.id}`]("
+        assert table.count(cell) == 1, rule.id
+        assert cell in (calico_part if calico_enforces(rule) else ours_part), rule.id
+    assert "| [`load-balancer-invalid`]" in calico_part and "| [`node-block-limit`]" in ours_part
+
+
+def test_reference_renders_every_rule_doc() -> None:
+    reference = markdown_reference()
+    for rule in REGISTRY.values():
+        assert f'<a id="{rule.id}"></a>\n## {rule.id}\n' in reference
+        assert "### What it does" in reference
+    assert "\n## What it does" not in reference
+
+
+def test_readme_table_is_generated_from_the_registry() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme_section(readme)
+    if section is None:
+        pytest.skip(f"README.md has no {TABLE_START} / {TABLE_END} markers yet")
+    assert section == markdown_table(), "regenerate it with validator.rules.catalog.markdown_table()"
+
+
+def test_readme_section_reads_between_markers() -> None:
+    text = f"intro\n{TABLE_START}\n| a |\n{TABLE_END}\nrest\n"
+    assert readme_section(text) == "| a |\n"
+    assert readme_section("no markers") is None

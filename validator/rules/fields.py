@@ -319,8 +319,9 @@ def selector_invalid(ctx: Context) -> Iterator[Finding]:
                 continue
             if problem.startswith("does not parse") and not pool.disabled and pool.automatic:
                 family = family_name(pool.version) if pool.version else "its IP family"
-                problem += (f"; until it is fixed, Calico IPAM fails every automatic {family} assignment on "
-                            "every node")
+                where = "every node" if field == "nodeSelector" else "every node its nodeSelector selects"
+                problem += (f"; until it is fixed, Calico IPAM fails every automatic {family} assignment "
+                            f"on {where}")
             hint = ("use all() to select every node" if "global(" in problem else
                     'quote values and use Calico syntax, e.g. rack == "0" or has(zone)')
             yield ctx.finding(f"{pool.resource}: spec.{field} {problem}", pool.resource, pool.source, hint,

@@ -62,8 +62,8 @@ def candidate_pools(pools: Iterable[Pool], version: int) -> list[Pool]:
 
 
 def _is_candidate(pool: Pool, version: int) -> bool:
-    return (pool.serves_workloads and pool.version == version and pool.automatic and pool.unallocatable is None
-            and not pool.namespace_selector and pool.block_count > 0)
+    return (pool.serves_workloads and pool.version == version and pool.automatic
+            and pool.unallocatable is None and not pool.namespace_selector and pool.block_count > 0)
 
 
 def node_capacity(pools: list[Pool], limit: int) -> tuple[int, list[tuple[Pool, int]]] | None:
@@ -131,9 +131,7 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
     every = ctx.focus is None or (ctx.cluster.ipam_settings is not None
                                   and ctx.cluster.ipam_settings.resource in ctx.focus.objects)
     for version in (4, 6):
-        # candidate_pools, kept by the view: the webhook corrects the list for one change, never refilters
-        pools = ctx.view.pools_where(f"node-block-limit/{version}", lambda p, v=version: _is_candidate(p, v),
-                                     lambda p: p.name)
+        pools = candidate_pools(ctx.cluster.pools, version)
         if not pools:
             continue
         if ctx.cluster.nodes_known:
@@ -153,7 +151,7 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
             scope |= 1 << view.node_position(node)
         for pool in ctx.pools():
             scope |= view.selected_bits(pool)
-    groups = view.pool_sets(pools, scope)  # costs the selections, not pools x groups
+    groups = _pool_sets(ctx, pools, scope)
     family = family_name(version)
     for bits, members in groups:
         if not members:
@@ -173,6 +171,22 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
                 "further pods fail with 'cannot allocate new block due to per host block limit'",
                 node.resource, node.source, _suggestion(pods, limit, version),
                 related=[pool for pool, _ in taken], subject=family)
+
+
+def _pool_sets(ctx: Context, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+    """The nodes of `scope` grouped by which of `pools` select them (each group's pools in name order)."""
+    groups: list[tuple[int, list[Pool]]] = [(scope, [])]
+    for pool in pools:
+        selected = ctx.view.selected_bits(pool)
+        split: list[tuple[int, list[Pool]]] = []
+        for bits, members in groups:
+            inside, outside = bits & selected, bits & ~selected
+            if inside:
+                split.append((inside, [*members, pool]))
+            if outside:
+                split.append((outside, members))
+        groups = split
+    return groups
 
 
 def _pools_short(ctx: Context, pools: list[Pool], version: int, limit: int, where: str,

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +175,25 @@ def test_installed_hook_blocks_a_commit_that_only_deletes_a_file(target: Path, h
     git(target, env, "add", "pools/fallback.yaml")
     allowed = run(["git", "commit", "-m", "drop rack 2, add a fallback pool"], target, env, check=False)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_the_hook_stays_fast_on_a_few_hundred_manifests(tmp_path: Path) -> None:
+    """What the hook runs, on 300 pool files and 500 nodes in 10 cluster folders: about 1 s on the reference
+    machine. The bound is loose (machines are shared); it catches a lint that grows with pools x pools."""
+    for cluster in range(10):
+        folder = tmp_path / f"cluster-{cluster}"
+        folder.mkdir()
+        for i in range(30):
+            n = cluster * 30 + i
+            (folder / f"pool-{i}.yaml").write_text(
+                f"apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {{name: pool-{n}}}\n"
+                f"spec: {{cidr: 10.{n // 256}.{n % 256}.0/24, nodeSelector: rack == \"{n % 20}\"}}\n")
+        nodes = "".join(f"- {{apiVersion: v1, kind: Node, metadata: {{name: n{cluster}-{j}, "
+                        f"labels: {{rack: '{j % 20}'}}}}}}\n" for j in range(50))
+        (folder / "nodes.yaml").write_text("apiVersion: v1\nkind: NodeList\nitems:\n" + nodes)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "validator.cli", "lint"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0 and "in 310 files (300 pools, 500 nodes)" in proc.stdout, proc.stdout[-500:]
+    assert elapsed < 20, f"lint took {elapsed:.1f} s"

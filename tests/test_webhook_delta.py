@@ -150,6 +150,22 @@ def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random
     assert list(map(id, delta.pools_in(chosen))) == list(map(id, fresh.pools_in(chosen)))
     assert list(map(id, delta.nodes_in(chosen))) == list(map(id, fresh.nodes_in(chosen)))
     assert delta.exemptions() == fresh.exemptions()
+    assert delta.pods_groups(110) == fresh.pods_groups(110)
+    for name in {p.name for p in cluster.pools} | {"pool-1", "new-0"}:
+        assert list(map(id, delta.pools_named(name))) == list(map(id, fresh.pools_named(name)))
+    for position in range(len(cluster.nodes)):
+        assert list(map(id, delta.pools_selecting_node(position))) == \
+            list(map(id, fresh.pools_selecting_node(position)))
+    for version in (4, 6):
+        def enabled(p: Pool, version: int = version) -> bool:
+            return p.serves_workloads and p.version == version
+
+        key, by_name = f"test-enabled-{version}", (lambda p: p.name)
+        chosen = delta.pools_where(key, enabled, by_name)
+        assert list(map(id, chosen)) == list(map(id, fresh.pools_where(key, enabled, by_name)))
+        scope = rng.getrandbits(max(everyone.bit_length(), 1)) & everyone
+        assert sorted((bits, list(map(id, ps))) for bits, ps in delta.pool_sets(chosen, scope)) == \
+            sorted((bits, list(map(id, ps))) for bits, ps in fresh.pool_sets(chosen, scope))
 
 
 @pytest.mark.parametrize("seed", range(250))
@@ -180,3 +196,19 @@ def test_the_snapshot_is_not_changed_by_a_delta() -> None:
         run(delta.cluster, Config(), None, delta)
     assert finding_tuples(run(cluster, Config(), None, snapshot.view).findings) == before
     assert finding_tuples(run(cluster, Config(), None, ClusterView(cluster)).findings) == before
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_pool_sets_group_nodes_by_exactly_the_pools_that_select_them(seed: int) -> None:
+    rng = random.Random(seed)
+    view = ClusterView(random_cluster(rng))
+    pools = rng.sample(view.cluster.pools, len(view.cluster.pools))
+    everyone = view.node_index.all_bits
+    groups = view.pool_sets(pools, everyone)
+    covered = 0
+    for bits, chosen in groups:
+        assert bits and not bits & covered
+        covered |= bits
+        for position in view.node_index.members(bits):
+            assert [id(p) for p in pools if view.selected_bits(p) >> position & 1] == list(map(id, chosen))
+    assert covered == everyone

@@ -9,8 +9,9 @@ webhook answers the same questions for a cluster that differs from its cached st
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
+from typing import Any
 
 from .addresses import AddressIndex
 from .model import Cluster, Node, Pool, Reservation, Resource
@@ -36,10 +37,14 @@ def _selects_all(pool: Pool) -> bool:
 class ClusterView:
     """Questions about a whole Cluster, each answered from indexes built on first use."""
 
+
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._selected: dict[int, int] = {}
         self._fallback: dict[int, list[Pool]] = {}
+        self._where: dict[str, list[Pool]] = {}
+        self._pods_groups: dict[int, dict[int, int]] = {}
+        self._nodes_in: dict[int, tuple[frozenset[Resource], list[Node]]] = {}
 
     @property
     def pools(self) -> list[Pool]:
@@ -170,10 +175,18 @@ class ClusterView:
         return [pools[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
 
     def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
-        """The nodes that are these resources, in cluster order."""
+        """The nodes that are these resources, in cluster order (remembered for a frozenset: every rule
+        of a run asks for the same focus)."""
+        if isinstance(resources, frozenset):
+            held = self._nodes_in.get(id(resources))
+            if held is not None and held[0] is resources:
+                return held[1]
         index = self._nodes_by_resource
         nodes = self.cluster.nodes
-        return [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+        found = [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+        if isinstance(resources, frozenset):
+            self._nodes_in[id(resources)] = (resources, found)
+        return found
 
     @cached_property
     def reservation_index(self) -> AddressIndex[Reservation]:
@@ -188,3 +201,86 @@ class ClusterView:
 
             found = self.__dict__["_exemptions"] = exemptions(self.cluster)
         return found
+
+    def pods_groups(self, default_max_pods: int) -> dict[int, int]:
+        """Node bitsets by the pods each node can run: its own capacity when known, else the default."""
+        found = self._pods_groups.get(default_max_pods)
+        if found is None:
+            found = dict(self._max_pods_groups)
+            known = 0
+            for bits in found.values():
+                known |= bits
+            rest = self.node_index.all_bits & ~known
+            if rest:
+                found[default_max_pods] = found.get(default_max_pods, 0) | rest
+            self._pods_groups[default_max_pods] = found
+        return found
+
+    def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
+                    order: Callable[[Pool], Any]) -> list[Pool]:
+        """The pools `qualifies` accepts, sorted by `order` (ties in cluster order), remembered under `key`.
+
+        `key` names the pair of functions (say "ipam-candidates-4"): asked for one changed object, the
+        webhook corrects the list of its cached state instead of filtering every pool again.
+        """
+        found = self._where.get(key)
+        if found is None:
+            chosen = [(order(p), i, p) for i, p in enumerate(self.cluster.pools) if qualifies(p)]
+            found = self._where[key] = [p for _, _, p in sorted(chosen, key=lambda t: (t[0], t[1]))]
+        return found
+
+    @cached_property
+    def _pools_by_name(self) -> dict[str, list[Pool]]:
+        found: dict[str, list[Pool]] = defaultdict(list)
+        for pool in self.cluster.pools:
+            found[pool.name].append(pool)
+        return found
+
+    def pools_named(self, name: str) -> list[Pool]:
+        """The pools of this name, in cluster order (several when the same name is defined twice)."""
+        return self._pools_by_name.get(name, [])
+
+    @cached_property
+    def _pools_of_node(self) -> list[list[Pool]]:
+        """Per node, the pools selecting it; nodes with the same pools share one list (see pool_sets)."""
+        found: list[list[Pool]] = [[] for _ in self.cluster.nodes]
+        for pool in self.cluster.pools:
+            for position in self.node_index.members(self.selected_bits(pool)):
+                found[position].append(pool)
+        shared: dict[tuple[int, ...], list[Pool]] = {}
+        return [shared.setdefault(tuple(map(id, pools)), pools) for pools in found]
+
+    def pools_selecting_node(self, position: int) -> list[Pool]:
+        """The pools whose nodeSelector matches the node at this position, in cluster order."""
+        return self._pools_of_node[position]
+
+    def pool_sets(self, pools: Iterable[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+        """The nodes of `scope` grouped by which of `pools` select them (each group's pools in the order
+        given; nodes no pool selects form a group without pools).
+
+        Each node is looked up (`pools_selecting_node`), and nodes that share their list of selecting
+        pools share the work: the cost is the nodes in scope and the distinct pool sets, never pools x
+        groups.
+        """
+        pools = list(pools)
+        rank = dict(zip(map(id, pools), range(len(pools)), strict=True))
+        chosen_of: dict[int, tuple[int, ...]] = {}
+        by_set: dict[tuple[int, ...], list[int]] = {}
+        for position in self.node_index.members(scope):
+            selecting = self.pools_selecting_node(position)
+            chosen = chosen_of.get(id(selecting))
+            if chosen is None:
+                chosen = chosen_of[id(selecting)] = tuple(sorted(
+                    rank[id(p)] for p in selecting if id(p) in rank))
+            by_set.setdefault(chosen, []).append(position)
+        return [(bits_of(positions), [pools[i] for i in chosen]) for chosen, positions in by_set.items()]
+
+
+def bits_of(positions: list[int]) -> int:
+    """The set of ascending `positions` as an int, built in one pass (no quadratic OR of growing ints)."""
+    if not positions:
+        return 0
+    buffer = bytearray((positions[-1] >> 3) + 1)
+    for i in positions:
+        buffer[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buffer, "little")

@@ -21,7 +21,7 @@ checks that on random clusters and changes.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -100,9 +100,10 @@ class _Edit:
         self.result.extend(self.appended)
 
 
-def patched(items: list[Any], positions: list[int], gone: set[int],
-            inserts: list[tuple[int, Any]]) -> list[Any]:
-    """A copy of a position-sorted list with some positions removed and some items inserted by position."""
+def patched(items: list[Any], positions: list[Any], gone: set[Any],
+            inserts: list[tuple[Any, Any]]) -> list[Any]:
+    """A copy of a sorted list (`positions` are its sort keys) without the `gone` keys and with `inserts`
+    (key, item) put in their places."""
     out, keys = list(items), list(positions)
     for position in sorted(gone, reverse=True):
         i = bisect_left(keys, position)
@@ -189,6 +190,7 @@ class DeltaView(ClusterView):
                 nodes[self._node_position] = change.put_node
             else:
                 nodes.append(change.put_node)
+        self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
         super().__init__(Cluster(
             pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
@@ -212,13 +214,24 @@ class DeltaView(ClusterView):
 
     def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
         if self._node is None:
-            return self.base.nodes_in(resources)
+            return self.base.nodes_in(resources)  # remembered there, for every request's views
         wanted = set(resources)
         index = self.base._nodes_by_resource
         positions = {i for r in wanted for i in index.get(r, ()) if i != self._node_position}
         if self._node.resource in wanted:
             positions.add(self._node_position)
         return [self.cluster.nodes[i] for i in sorted(positions)]
+
+    @cached_property
+    def _max_pods_groups(self) -> dict[int, int]:  # type: ignore[override]
+        base = self.base._max_pods_groups
+        if self._node is None:
+            return base
+        bit = 1 << self._node_position
+        groups = {pods: bits & ~bit for pods, bits in base.items() if bits & ~bit}
+        if self._node.max_pods is not None:
+            groups[self._node.max_pods] = groups.get(self._node.max_pods, 0) | bit
+        return groups
 
     def pods_demand(self, bits: int, default_max_pods: int) -> int:
         if self._node is None:
@@ -272,6 +285,50 @@ class DeltaView(ClusterView):
         found = [(i, base_pools[i]) for i in self.snapshot.pool_positions(wanted) if i not in edit.gone]
         found += [(edit.order[id(a)], a) for a in edit.added if a.resource in wanted]
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
+
+    def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
+                    order: Callable[[Pool], Any]) -> list[Pool]:
+        base = self.base.pools_where(key, qualifies, order)
+        if not self.change.touches_pools:
+            return base
+        found = self._where.get(key)
+        if found is None:
+            old = self.base.cluster.pools
+            gone = {(order(old[i]), i) for i in self._pools.gone if qualifies(old[i])}
+            inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
+            keys = self.snapshot.where_keys(key, base, order)
+            found = self._where[key] = patched(base, keys, gone, inserts)
+        return found
+
+    def pools_named(self, name: str) -> list[Pool]:
+        if not self.change.touches_pools:
+            return self.base.pools_named(name)
+        edit, old = self._pools, self.base.cluster.pools
+        found = [(i, old[i]) for i in self.snapshot.pools_by_name.get(name, ()) if i not in edit.gone]
+        found += [(edit.order[id(a)], a) for a in edit.added if a.name == name]
+        return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
+
+    @cached_property
+    def _new_node_list(self) -> list[Pool]:
+        assert self._node is not None
+        return list(self.snapshot.pools_selecting(self._node.labels))
+
+    def pools_selecting_node(self, position: int) -> list[Pool]:
+        if self._node is not None and position == self._node_position:
+            return self._new_node_list
+        base = self.base.pools_selecting_node(position)
+        if not self.change.touches_pools:
+            return base
+        edit = self._pools
+        hits = tuple(self.selected_bits(a) >> position & 1 for a in edit.added)
+        key = (id(base), hits)  # nodes sharing a list and the new pools' verdicts share the answer
+        found = self._patched_lists.get(key)
+        if found is None:
+            where = self.snapshot.pool_position_of
+            pairs = [(where[id(p)], p) for p in base if id(p) not in edit.gone_ids]
+            pairs += [(edit.order[id(a)], a) for a, hit in zip(edit.added, hits, strict=True) if hit]
+            found = self._patched_lists[key] = [pool for _, pool in sorted(pairs, key=lambda pair: pair[0])]
+        return found
 
     def _inserts(self, version: int, qualifies: Any) -> list[tuple[int, Pool]]:
         order = self._pools.order

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
+from typing import Any
 
 from ..analysis import ClusterView, selector_of
 from ..model import Cluster, Pool, Resource
@@ -31,6 +32,7 @@ class Snapshot:
         self.synced_at = synced_at
         self._memo: dict[LabelKey, tuple[Pool, ...]] = {}
         self._memo_lock = threading.Lock()
+        self._where_keys: dict[str, list[Any]] = {}
 
     def warm(self) -> Snapshot:
         """Build every index now, so that no request pays for one (and none races to build it)."""
@@ -45,7 +47,7 @@ class Snapshot:
         _ = (view.address_index, view.reservation_index, view._node_positions, view._pools_by_resource,
              view._nodes_by_resource, view._max_pods_groups, self.served_twice, self.workload_ids,
              self.label_groups, self.pools_by_name, self.nodes_by_name, self.reservations_by_name,
-             self.pool_position_of, self.reservation_position_of)
+             self.pool_position_of, self.reservation_position_of, view._pools_by_name, view._pools_of_node)
         view.exemptions()
         return self
 
@@ -99,6 +101,14 @@ class Snapshot:
         if found is None:
             where = self.pool_position_of
             found = cache[version] = [where[id(p)] for p in pools]
+        return found
+
+    def where_keys(self, key: str, pools: list[Pool], order: Callable[[Pool], Any]) -> list[Any]:
+        """The sort keys (order, position) of `view.pools_where(key, ...)`, for bisection."""
+        found = self._where_keys.get(key)
+        if found is None:
+            where = self.pool_position_of
+            found = self._where_keys[key] = [(order(p), where[id(p)]) for p in pools]
         return found
 
     @cached_property

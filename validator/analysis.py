@@ -9,7 +9,7 @@ webhook answers the same questions for a cluster that differs from its cached st
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +45,8 @@ class ClusterView:
         self._where: dict[str, list[Pool]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._nodes_in: dict[int, tuple[frozenset[Resource], list[Node]]] = {}
+        self._member_ids: dict[int, tuple[list[Pool], Container[int]]] = {}
+        self._pools_in: dict[int, tuple[Iterable[Resource], list[Pool]]] = {}
 
     @property
     def pools(self) -> list[Pool]:
@@ -169,7 +171,17 @@ class ClusterView:
         return found
 
     def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
-        """The pools that are these resources, in cluster order."""
+        """The pools that are these resources, in cluster order (remembered for a frozenset: every rule
+        of a run asks for the same focus)."""
+        held = self._pools_in.get(id(resources))
+        if held is not None and held[0] is resources:
+            return held[1]
+        found = self._lookup_pools(resources)
+        if isinstance(resources, frozenset):
+            self._pools_in[id(resources)] = (resources, found)
+        return found
+
+    def _lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         index = self._pools_by_resource
         pools = self.cluster.pools
         return [pools[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
@@ -254,26 +266,33 @@ class ClusterView:
         """The pools whose nodeSelector matches the node at this position, in cluster order."""
         return self._pools_of_node[position]
 
-    def pool_sets(self, pools: Iterable[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
-        """The nodes of `scope` grouped by which of `pools` select them (each group's pools in the order
-        given; nodes no pool selects form a group without pools).
+    def member_ids(self, pools: list[Pool]) -> Container[int]:
+        """The ids of `pools`, remembered for a list this view handed out (pools_where)."""
+        held = self._member_ids.get(id(pools))
+        if held is not None and held[0] is pools:
+            return held[1]
+        ids = set(map(id, pools))
+        self._member_ids[id(pools)] = (pools, ids)
+        return ids
+
+    def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+        """The nodes of `scope` grouped by which of `pools` select them (each group's pools in cluster
+        order; nodes no pool selects form a group without pools).
 
         Each node is looked up (`pools_selecting_node`), and nodes that share their list of selecting
         pools share the work: the cost is the nodes in scope and the distinct pool sets, never pools x
         groups.
         """
-        pools = list(pools)
-        rank = dict(zip(map(id, pools), range(len(pools)), strict=True))
-        chosen_of: dict[int, tuple[int, ...]] = {}
-        by_set: dict[tuple[int, ...], list[int]] = {}
+        wanted = self.member_ids(pools)
+        chosen_of: dict[int, tuple[Pool, ...]] = {}
+        by_set: dict[tuple[int, ...], tuple[tuple[Pool, ...], list[int]]] = {}
         for position in self.node_index.members(scope):
             selecting = self.pools_selecting_node(position)
             chosen = chosen_of.get(id(selecting))
             if chosen is None:
-                chosen = chosen_of[id(selecting)] = tuple(sorted(
-                    rank[id(p)] for p in selecting if id(p) in rank))
-            by_set.setdefault(chosen, []).append(position)
-        return [(bits_of(positions), [pools[i] for i in chosen]) for chosen, positions in by_set.items()]
+                chosen = chosen_of[id(selecting)] = tuple(p for p in selecting if id(p) in wanted)
+            by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
+        return [(bits_of(positions), list(chosen)) for chosen, positions in by_set.values()]
 
 
 def bits_of(positions: list[int]) -> int:

@@ -21,7 +21,7 @@ checks that on random clusters and changes.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -158,6 +158,16 @@ class PatchedNodeIndex:
         return selector.select(self)
 
 
+class Members:
+    """Ids of a patched pool list without building a set of them: the base list's, minus, plus."""
+
+    def __init__(self, base: Container[int], gone: set[int], added: set[int]) -> None:
+        self.base, self.gone, self.added = base, gone, added
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.added or (item in self.base and item not in self.gone)
+
+
 class ReservationOverlay:
     """The snapshot's reservation index without the dropped reservations and with the put ones."""
 
@@ -191,6 +201,7 @@ class DeltaView(ClusterView):
             else:
                 nodes.append(change.put_node)
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
+        self._where_origin: dict[int, tuple[list[Pool], list[Pool], set[int]]] = {}
         super().__init__(Cluster(
             pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
@@ -279,6 +290,9 @@ class DeltaView(ClusterView):
     def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
         if not self.change.touches_pools:
             return self.base.pools_in(resources)
+        return super().pools_in(resources)  # remembered per focus, looked up below
+
+    def _lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         wanted = set(resources)
         edit = self._pools
         base_pools = self.base.cluster.pools
@@ -298,7 +312,15 @@ class DeltaView(ClusterView):
             inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
             keys = self.snapshot.where_keys(key, base, order)
             found = self._where[key] = patched(base, keys, gone, inserts)
+            self._where_origin[id(found)] = (found, base, {id(a) for _, a in inserts})
         return found
+
+    def member_ids(self, pools: list[Pool]) -> Container[int]:
+        origin = self._where_origin.get(id(pools))
+        if origin is None or origin[0] is not pools:
+            return super().member_ids(pools)
+        _, base, added = origin
+        return Members(self.base.member_ids(base), self._pools.gone_ids, added)
 
     def pools_named(self, name: str) -> list[Pool]:
         if not self.change.touches_pools:

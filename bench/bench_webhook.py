@@ -1,0 +1,294 @@
+"""Throughput and latency of the webhook's POST /validate beside GET /healthz, on one running server.
+
+    python bench/bench_webhook.py [--pools 1000] [--nodes 5000] [--seconds 8] [--clients 2x4] [--rate 200]
+
+Builds a state folder (one pool per rack of five nodes, plus an all() fallback pool), makes certificates,
+starts `ippool-validator serve --state DIR` on 127.0.0.1, then measures in one run:
+
+1. closed loop, as fast as the clients go: GET /healthz (the trivial endpoint: TLS, gunicorn and Flask,
+   no judging), then POST /validate with a mix of real AdmissionReviews (create a pool, create an
+   overlapping pool (denied), update a pool, delete a pool, relabel a node, create a reservation);
+2. open loop at a fixed rate (default 200 requests/s) of the same mix, latency measured from when each
+   request was due, so a slow answer also counts for the requests queued behind it.
+
+Clients are separate processes (each its own GIL) with keep-alive connections and TCP_NODELAY set, as Go
+clients do; without it each POST stalls about 40 ms on Nagle's algorithm and delayed ACKs. The server and
+the clients share this machine's cores, so absolute numbers depend on it; the ratio of /validate to
+/healthz is the figure that carries over. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from validator.certs import make_bundle, write_bundle  # noqa: E402
+
+
+class Connection(http.client.HTTPSConnection):
+    """Keep-alive HTTPS with TCP_NODELAY."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def connect(port: int, ca: str) -> Connection:
+    return Connection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca), timeout=30)
+
+
+def call(conn: Connection, path: str, body: bytes | None) -> int:
+    if body is None:
+        conn.request("GET", path)
+    else:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+
+
+# the state and the requests
+
+
+def write_state(folder: Path, pools: int, nodes: int) -> None:
+    racks = pools - 1
+    items = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{i:05}", "labels": {
+        "kubernetes.io/hostname": f"node-{i:05}", "rack": f"r{i % racks}", "zone": f"z{i % 3}",
+        "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": "m5.large"}}} for i in range(nodes)]
+    (folder / "nodes.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    documents = [rack_pool(k) for k in range(racks)]
+    documents.append({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "fallback"},
+                      "spec": {"cidr": "172.16.0.0/12", "nodeSelector": "all()"}})
+    (folder / "pools.yaml").write_text(yaml.safe_dump_all(documents))
+
+
+def rack_pool(k: int, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": f"rack-{k}"},
+            "spec": {"cidr": f"10.{k // 64}.{(k % 64) * 4}.0/22", "nodeSelector": f'rack == "r{k}"',
+                     "natOutgoing": True, **spec}}
+
+
+def admission(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> bytes:
+    subject = obj or old
+    assert subject is not None
+    group, _, version = subject["apiVersion"].rpartition("/")
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": str(uuid.uuid4()), "kind": {"group": group, "version": version, "kind": subject["kind"]},
+        "name": subject["metadata"]["name"], "operation": operation, "object": obj, "oldObject": old,
+        "dryRun": False}}).encode()
+
+
+def node(i: int, rack: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{i:05}", "labels": {
+        "kubernetes.io/hostname": f"node-{i:05}", "rack": f"r{rack}", "zone": f"z{i % 3}",
+        "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": "m5.large"}}}
+
+
+def request_mix(pools: int, nodes: int, count: int, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    racks = pools - 1
+    bodies = []
+    for n in range(count):
+        k = rng.randrange(racks)
+        kind = n % 6
+        if kind == 0:  # a second pool for a rack, in free space: allowed
+            bodies.append(admission("CREATE", {**rack_pool(k), "metadata": {"name": f"extra-{n}"},
+                                               "spec": {"cidr": f"10.200.{n % 256}.0/24",
+                                                        "nodeSelector": f'rack == "r{k}"'}}))
+        elif kind == 1:  # inside another rack's pool: denied (pool-overlap)
+            bodies.append(admission("CREATE", {**rack_pool(k), "metadata": {"name": f"overlap-{n}"},
+                                               "spec": {"cidr": f"10.{k // 64}.{(k % 64) * 4 + 1}.0/24",
+                                                        "nodeSelector": f'rack == "r{k}"'}}))
+        elif kind == 2:
+            bodies.append(admission("UPDATE", rack_pool(k, natOutgoing=False), rack_pool(k)))
+        elif kind == 3:  # the fallback pool still serves the rack's nodes: allowed
+            bodies.append(admission("DELETE", None, rack_pool(k)))
+        elif kind == 4:
+            i = rng.randrange(nodes)
+            bodies.append(admission("UPDATE", node(i, (i + 1) % racks), node(i, i % racks)))
+        else:
+            bodies.append(admission("CREATE", {"apiVersion": "projectcalico.org/v3", "kind": "IPReservation",
+                                               "metadata": {"name": f"res-{n}"},
+                                               "spec": {"reservedCIDRs": [f"10.{k // 64}.{(k % 64) * 4}.1/32"]}}))
+    return bodies
+
+
+# load
+
+
+def closed_loop(port: int, ca: str, path: str, bodies: list[bytes] | None, threads: int, seconds: float,
+                start_at: float) -> list[float]:
+    """Each thread sends back to back until time is up; returns every latency (seconds)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        conn = connect(port, ca)
+        mine: list[float] = []
+        i = offset
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            body = bodies[i % len(bodies)] if bodies else None
+            i += threads
+            began = time.perf_counter()
+            status = call(conn, path, body)
+            mine.append(time.perf_counter() - began)
+            assert status == 200, status
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=worker, args=(random.randrange(1 << 20) + t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies
+
+
+def run_closed(port: int, ca: str, path: str, bodies: list[bytes] | None, processes: int, threads: int,
+               seconds: float) -> tuple[float, list[float]]:
+    start_at = time.time() + 0.5
+    with multiprocessing.get_context("spawn").Pool(processes) as workers:
+        parts = workers.starmap(closed_loop, [(port, ca, path, bodies, threads, seconds, start_at)] * processes)
+    latencies = [x for part in parts for x in part]
+    return len(latencies) / seconds, latencies
+
+
+def run_open(port: int, ca: str, bodies: list[bytes], rate: float, seconds: float,
+             threads: int = 16) -> tuple[float, list[float]]:
+    """Requests due every 1/rate seconds, taken by idle threads; latency counted from when each was due."""
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    due = [start + n / rate for n in range(total)]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    cursor = iter(range(total))
+
+    def worker() -> None:
+        conn = connect(port, ca)
+        while True:
+            with lock:
+                n = next(cursor, None)
+            if n is None:
+                break
+            wait = due[n] - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            call(conn, "/validate", bodies[n % len(bodies)])
+            finished = time.perf_counter()
+            with lock:
+                latencies.append(finished - due[n])
+        conn.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return total / (time.perf_counter() - start), latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def row(name: str, rate: float, latencies: list[float]) -> str:
+    return (f"| {name:<38} | {rate:>9,.0f} | {percentile(latencies, 50) * 1000:>8.2f} | "
+            f"{percentile(latencies, 99) * 1000:>8.2f} | {len(latencies):>8,} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", type=int, default=1000)
+    parser.add_argument("--nodes", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", default="2x4", help="client processes x threads for the closed loop")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the open loop")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="server threads per worker")
+    options = parser.parse_args()
+    processes, threads = (int(x) for x in options.clients.split("x"))
+
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
+        folder = Path(tmp)
+        (folder / "state").mkdir()
+        write_state(folder / "state", options.pools, options.nodes)
+        write_bundle(make_bundle("ippool-validator", "bench", ["localhost"], ["127.0.0.1"]), folder / "certs")
+        ca = str(folder / "certs" / "ca.crt")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log = open(folder / "serve.log", "w")  # noqa: SIM115
+        server = subprocess.Popen(
+            [sys.executable, "-m", "validator.cli", "serve", "--tls-cert", str(folder / "certs" / "tls.crt"),
+             "--tls-key", str(folder / "certs" / "tls.key"), "--host", "127.0.0.1", "--port", str(port),
+             "--state", str(folder / "state"), "--workers", str(options.workers), "--threads",
+             str(options.threads), "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, start_new_session=True)
+        try:
+            began = time.perf_counter()
+            while True:
+                if server.poll() is not None or time.perf_counter() - began > 120:
+                    raise SystemExit("the server did not start:\n" + (folder / "serve.log").read_text())
+                try:
+                    if call(connect(port, ca), "/readyz", None) == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            bodies = request_mix(options.pools, options.nodes, 600)
+            conn = connect(port, ca)
+            for body in bodies[:60]:  # warm up: first use of each kind of request builds its indexes
+                call(conn, "/validate", body)
+            conn.close()
+            results = [
+                ("GET /healthz, closed loop", *run_closed(port, ca, "/healthz", None, processes, threads,
+                                                         options.seconds)),
+                ("POST /validate, closed loop", *run_closed(port, ca, "/validate", bodies, processes, threads,
+                                                           options.seconds)),
+                (f"POST /validate, open loop {options.rate:.0f}/s",
+                 *run_open(port, ca, bodies, options.rate, options.seconds)),
+            ]
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+            log.close()
+
+    print(f"\n{options.pools:,} pools, {options.nodes:,} nodes; server: gunicorn gthread, {options.workers} "
+          f"worker(s) x {options.threads} threads, TLS; clients: {processes} processes x {threads} "
+          f"keep-alive connections (closed loop); {os.cpu_count()} CPUs shared by server and clients\n")
+    print("| endpoint                               | requests/s | p50 (ms) | p99 (ms) | requests |")
+    print("|----------------------------------------|-----------:|---------:|---------:|---------:|")
+    for name, rate, latencies in results:
+        print(row(name, rate, latencies))
+    healthz, validate = results[0][1], results[1][1]
+    print(f"\n/validate throughput = {validate / healthz:.0%} of /healthz; "
+          f"open-loop median {statistics.median(results[2][2]) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

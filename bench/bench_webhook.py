@@ -212,14 +212,34 @@ def run_open(port: int, ca: str, bodies: list[bytes], rate: float, seconds: floa
     return total / (time.perf_counter() - start), latencies
 
 
+def server_cpu(master: int) -> float:
+    """CPU seconds used so far by the server's worker processes (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        total = 0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def measured(master: int, run: Any) -> tuple[float, list[float], float]:
+    """(requests/s, latencies, server CPU ms per request) of one phase."""
+    before = server_cpu(master)
+    rate, latencies = run()
+    return rate, latencies, (server_cpu(master) - before) * 1000 / max(len(latencies), 1)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def row(name: str, rate: float, latencies: list[float]) -> str:
-    return (f"| {name:<38} | {rate:>9,.0f} | {percentile(latencies, 50) * 1000:>8.2f} | "
-            f"{percentile(latencies, 99) * 1000:>8.2f} | {len(latencies):>8,} |")
+def row(name: str, rate: float, latencies: list[float], cpu: float) -> str:
+    return (f"| {name:<34} | {rate:>10,.0f} | {percentile(latencies, 50) * 1000:>8.2f} | "
+            f"{percentile(latencies, 99) * 1000:>8.2f} | {cpu:>12.2f} | {len(latencies):>8,} |")
 
 
 def main() -> None:
@@ -265,13 +285,14 @@ def main() -> None:
             for body in bodies[:60]:  # warm up: first use of each kind of request builds its indexes
                 call(conn, "/validate", body)
             conn.close()
+            master = server.pid
             results = [
-                ("GET /healthz, closed loop", *run_closed(port, ca, "/healthz", None, processes, threads,
-                                                         options.seconds)),
-                ("POST /validate, closed loop", *run_closed(port, ca, "/validate", bodies, processes, threads,
-                                                           options.seconds)),
-                (f"POST /validate, open loop {options.rate:.0f}/s",
-                 *run_open(port, ca, bodies, options.rate, options.seconds)),
+                ("GET /healthz, closed loop", *measured(master, lambda: run_closed(
+                    port, ca, "/healthz", None, processes, threads, options.seconds))),
+                ("POST /validate, closed loop", *measured(master, lambda: run_closed(
+                    port, ca, "/validate", bodies, processes, threads, options.seconds))),
+                (f"POST /validate, open loop {options.rate:.0f}/s", *measured(master, lambda: run_open(
+                    port, ca, bodies, options.rate, options.seconds))),
             ]
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -281,12 +302,13 @@ def main() -> None:
     print(f"\n{options.pools:,} pools, {options.nodes:,} nodes; server: gunicorn gthread, {options.workers} "
           f"worker(s) x {options.threads} threads, TLS; clients: {processes} processes x {threads} "
           f"keep-alive connections (closed loop); {os.cpu_count()} CPUs shared by server and clients\n")
-    print("| endpoint                               | requests/s | p50 (ms) | p99 (ms) | requests |")
-    print("|----------------------------------------|-----------:|---------:|---------:|---------:|")
-    for name, rate, latencies in results:
-        print(row(name, rate, latencies))
-    healthz, validate = results[0][1], results[1][1]
-    print(f"\n/validate throughput = {validate / healthz:.0%} of /healthz; "
+    print("| endpoint                           | requests/s | p50 (ms) | p99 (ms) | server CPU ms/req | requests |")
+    print("|------------------------------------|-----------:|---------:|---------:|-------------:|---------:|")
+    for name, rate, latencies, cpu in results:
+        print(row(name, rate, latencies, cpu))
+    healthz, validate = results[0], results[1]
+    print(f"\n/validate throughput = {validate[1] / healthz[1]:.0%} of /healthz; server CPU per request "
+          f"{validate[3]:.2f} ms vs {healthz[3]:.2f} ms (ratio {healthz[3] / validate[3]:.0%}); "
           f"open-loop median {statistics.median(results[2][2]) * 1000:.2f} ms")
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from ..analysis import selector_of
 from ..model import OPERATOR, Cluster, Pool, Resource
 from ..rules.base import Focus
 from ..sources.manifests import add_object
@@ -26,15 +28,20 @@ REQUEST_SOURCE = "request"
 
 @dataclass
 class Plan:
-    """The two states to compare, the focus, and which objects are being written."""
+    """The two states to compare, the focus, and which objects are being written. The before-state is
+    built only if asked for: a write that leaves no finding behind never needs it."""
 
-    before: DeltaView
+    snapshot: Snapshot
+    before_change: Change
     after: DeltaView
     focus: Focus
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
     updated: list[tuple[Pool, Pool]] = field(default_factory=list)  # (old, new) pools of an UPDATE, by name
-    notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def before(self) -> DeltaView:
+        return DeltaView(self.snapshot, self.before_change)
 
 
 def read_object(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> Cluster:
@@ -84,22 +91,30 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         gone = {p.name for p in old.pools} - {p.name for p in new.pools} if installation else set()
         after_change = Change(put_pools=tuple(new.pools), manifests=tuple(new.manifests),
                               drop_pools=tuple(Resource(OPERATOR, "IPPool", name) for name in sorted(gone)))
-    before, after = DeltaView(snapshot, before_change), DeltaView(snapshot, after_change)
+    after = DeltaView(snapshot, after_change)
     old_pools = list(old.pools) or ([] if request.operation == CREATE else _state_pools(snapshot, resource))
     bits = 0
     for pool in old_pools:
-        bits |= before.selected_bits(pool)
+        bits |= _selection(snapshot, pool)
     for pool in new.pools:
         bits |= after.selected_bits(pool)
     pools = frozenset(p.resource for p in (*old_pools, *new.pools))
-    focus = Focus(pools=pools, nodes=frozenset(n.resource for n in before.members(bits)),
+    focus = Focus(pools=pools, nodes=frozenset(n.resource for n in snapshot.view.members(bits)),
                   objects=frozenset({resource} | {p.resource for p in new.pools}))
     written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
-    plan = Plan(before, after, focus, written, str(resource))
+    plan = Plan(snapshot, before_change, after, focus, written, str(resource))
     if request.operation == UPDATE:
         old_by_name = {p.name: p for p in old.pools}
         plan.updated = [(old_by_name[p.name], p) for p in new.pools if p.name in old_by_name]
     return plan
+
+
+def _selection(snapshot: Snapshot, pool: Pool) -> int:
+    """The snapshot's nodes a pool selects (the pool need not be in the snapshot)."""
+    if id(pool) in snapshot.pool_position_of:
+        return snapshot.view.selected_bits(pool)
+    selector = selector_of(pool)
+    return selector.select(snapshot.view.node_index) if selector is not None else 0
 
 
 def _state_pools(snapshot: Snapshot, resource: Resource) -> list[Pool]:
@@ -111,8 +126,7 @@ def _state_pools(snapshot: Snapshot, resource: Resource) -> list[Pool]:
 
 def _reservation_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
     resource = _resource(request, new, old)
-    before = DeltaView(snapshot, Change(put_reservations=tuple(old.reservations),
-                                        manifests=tuple(old.manifests)))
+    before_change = Change(put_reservations=tuple(old.reservations), manifests=tuple(old.manifests))
     if request.operation == DELETE:
         after_change = Change(drop_reservations=tuple(r.resource for r in old.reservations) or (resource,))
     else:
@@ -120,11 +134,13 @@ def _reservation_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluste
     after = DeltaView(snapshot, after_change)
     reservations = [*old.reservations, *new.reservations]
     if not old.reservations and request.operation != CREATE:
-        reservations += before.reservations_in({resource})
+        held = snapshot.cluster.reservations
+        reservations += [held[i] for i in snapshot.reservations_by_name.get(resource.name, ())
+                         if same_object(held[i].resource, resource)]
     index = snapshot.view.address_index
     pools = {p.resource for res in reservations for net in res.networks for p in index.overlapping(net)}
     focus = Focus(pools=frozenset(pools), reservations=frozenset({resource}), objects=frozenset({resource}))
-    return Plan(before, after, focus, frozenset({resource}), str(resource))
+    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource))
 
 
 def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
@@ -132,14 +148,13 @@ def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
     old_node = old.nodes[0] if old.nodes else None
     new_node = new.nodes[0] if new.nodes else None
     if new_node is None:  # a Node object without a name cannot be judged; nothing changes
-        empty = DeltaView(snapshot, Change())
-        return Plan(empty, empty, Focus(), frozenset(), str(resource))
-    before = DeltaView(snapshot, Change(put_node=old_node)) if old_node else DeltaView(snapshot, Change())
+        return Plan(snapshot, Change(), DeltaView(snapshot, Change()), Focus(), frozenset(), str(resource))
+    before_change = Change(put_node=old_node) if old_node else Change()
     after = DeltaView(snapshot, Change(put_node=new_node))
     pools = set(snapshot.pools_selecting(new_node.labels))
     if old_node is not None:
         pools |= set(snapshot.pools_selecting(old_node.labels))
     focus = Focus(pools=frozenset(p.resource for p in pools), nodes=frozenset({new_node.resource}),
                   objects=frozenset({resource}))
-    return Plan(before, after, focus, frozenset({resource}), str(resource))
+    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource))
 

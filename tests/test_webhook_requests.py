@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.webhook_support import Server, node, pool, review, running_server
+from tests.webhook_support import CLI, STATE, Server, node, pool, review, running_server
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +152,40 @@ def test_metrics_count_requests_denials_latency_and_state(server: Server) -> Non
     assert metric(after, "ippool_validator_state_last_sync_timestamp_seconds") > 1.6e9
     assert metric(after, "ippool_validator_ready") == 1
     assert "ippool_validator_internal_errors_total 0.0" in after
+
+
+def test_serve_takes_the_policy_file_and_warn_mode(tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("policy")
+    policy = tmp / "policy.yaml"
+    policy.write_text("rules:\n  pool-overlap: warning\nallowed-cidrs: [10.0.0.0/8]\n")
+    with running_server(tmp, ("--state", str(STATE), "--config", str(policy), "--mode", "warn")) as warned:
+        overlap = warned.review(review("CREATE", pool("bis", "10.10.1.0/25", 'rack == "1"')))
+        assert overlap["allowed"] is True
+        assert any(w.startswith("[pool-overlap] IPPool/bis") for w in overlap["warnings"])  # a warning now
+        outside = warned.review(review("CREATE", pool("far", "192.168.7.0/24", 'rack == "1"')))
+        assert outside["allowed"] is True  # warn mode: what enforce mode would deny comes back as warnings
+        assert outside["warnings"][0].startswith("would be denied: [cidr-not-allowed] IPPool/far")
+
+
+def test_a_broken_policy_file_stops_serve_with_a_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  pool-overlap: loud\n")
+    done = subprocess.run([*CLI, "serve", "--tls-cert", "x", "--tls-key", "y", "--config", str(policy)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "policy.yaml:2" in done.stderr
+
+
+def test_several_workers_count_in_one_metrics_view(tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("workers")
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics")}
+    (tmp / "metrics").mkdir()
+    with running_server(tmp, ("--state", str(STATE), "--workers", "2"), env=env) as server:
+        for _ in range(6):  # a new connection each time, so both workers get some
+            server.review(review("DELETE", old=pool("rack-2", "10.10.2.0/24", 'rack == "2"')))
+        _, _, data = server.request("GET", "/metrics")
+        text = data.decode()
+        assert metric(text, "ippool_validator_admission_requests_total", operation="DELETE", kind="IPPool",
+                      decision="deny") == 6
+        assert metric(text, "ippool_validator_ready") == 1
+        assert server.logs().count("Booting worker") == 2

@@ -48,6 +48,7 @@ def create_app(state: State, config: Config | None = None, settings: Settings | 
     app = Flask("ippool_validator")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["ippool_validator"] = {"state": state, "metrics": metrics, "config": config}
+    state.subscribe(lambda: metrics.observe_state(state))  # gauges current even in a worker never scraped
 
     @app.post(VALIDATE_PATH)
     def validate() -> Response:

@@ -55,16 +55,18 @@ class Metrics:
                                     ["reason"], registry=registry)
         self.internal_errors = Counter(f"{PREFIX}_internal_errors", "Requests that failed inside the webhook "
                                        "and were answered as --on-error says", registry=registry)
-        gauge_mode = {"multiprocess_mode": "max"} if self.multiprocess else {}
+        # across live workers: the largest state, the latest sync, and ready only when all of them are
+        largest: dict[str, str] = {"multiprocess_mode": "livemax"} if self.multiprocess else {}
+        smallest: dict[str, str] = {"multiprocess_mode": "livemin"} if self.multiprocess else {}
         self.state_objects = Gauge(f"{PREFIX}_state_objects", "Objects in the cluster state, by kind",
-                                   ["kind"], registry=registry, **gauge_mode)  # type: ignore[arg-type]
+                                   ["kind"], registry=registry, **largest)  # type: ignore[arg-type]
         self.last_sync = Gauge(f"{PREFIX}_state_last_sync_timestamp_seconds", "Unix time of the last list or "
                                "watch event applied to the state", registry=registry,
-                               **gauge_mode)  # type: ignore[arg-type]
+                               **largest)  # type: ignore[arg-type]
         self.state_age = Gauge(f"{PREFIX}_state_snapshot_generation", "How many times the state was rebuilt",
-                               registry=registry, **gauge_mode)  # type: ignore[arg-type]
+                               registry=registry, **largest)  # type: ignore[arg-type]
         self.ready = Gauge(f"{PREFIX}_ready", "1 once the cluster state is synced", registry=registry,
-                           **gauge_mode)  # type: ignore[arg-type]
+                           **smallest)  # type: ignore[arg-type]
         if self.multiprocess:
             from prometheus_client import multiprocess
 

@@ -17,7 +17,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from ..model import CALICO_API_VERSIONS, Cluster, Pool
@@ -35,6 +35,7 @@ class State(Protocol):
     def last_sync(self) -> float: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def subscribe(self, callback: Callable[[], None]) -> None: ...
 
 
 def state_cluster(pools: Iterable[Pool], nodes: Iterable[Any], reservations: Iterable[Any],
@@ -86,6 +87,10 @@ class StaticState:
     def stop(self) -> None:
         return None
 
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever a new snapshot is published (here: once, now)."""
+        callback()
+
 
 class ClusterState:
     """The live cluster, listed and watched; not ready until every resource's first list is in a snapshot."""
@@ -104,6 +109,11 @@ class ClusterState:
         self._models: dict[tuple[str, str], tuple[str, Cluster]] = {}
         self.generation = 0
         self.rebuilds = 0
+        self._subscribers: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each new snapshot is published."""
+        self._subscribers.append(callback)
 
     def current(self) -> Snapshot | None:
         return self._snapshot
@@ -189,6 +199,8 @@ class ClusterState:
         self._snapshot = Snapshot(cluster, self.generation, self.last_sync()).warm()
         settle()
         self.rebuilds += 1
+        for callback in self._subscribers:
+            callback()
         LOG.info("cluster state %d: %d pools, %d nodes, %d reservations", self.generation,
                  len(cluster.pools), len(cluster.nodes), len(cluster.reservations))
 

@@ -361,12 +361,14 @@ def pool_name_duplicate(ctx: Context) -> Iterator[Finding]:
     One definition per pool name.
     """
     by_name: dict[str, list[Pool]] = defaultdict(list)
-    for pool in ctx.cluster.pools:
-        if pool.name:
-            by_name[pool.name].append(pool)
-    wanted = None if ctx.focus is None else {p.name for p in ctx.pools()}
+    if ctx.focus is not None:  # the focus's names only, looked up: a webhook request costs its own pools
+        by_name.update((p.name, ctx.view.pools_named(p.name)) for p in ctx.pools() if p.name)
+    else:
+        for pool in ctx.cluster.pools:
+            if pool.name:
+                by_name[pool.name].append(pool)
     for name, pools in by_name.items():
-        if len(pools) < 2 or (wanted is not None and name not in wanted):
+        if len(pools) < 2:
             continue
         first = pools[0]
         for pool in pools[1:]:

@@ -61,6 +61,19 @@ def candidate_pools(pools: Iterable[Pool], version: int) -> list[Pool]:
     return sorted((p for p in pools if _is_candidate(p, version)), key=lambda p: p.name)
 
 
+def _candidates(ctx: Context, version: int) -> list[Pool]:
+    """candidate_pools, kept by the view: the webhook corrects the list for one change, never refilters."""
+
+    def qualifies(pool: Pool) -> bool:
+        return _is_candidate(pool, version)
+
+    return ctx.view.pools_where(f"node-block-limit/{version}", qualifies, _name_of)
+
+
+def _name_of(pool: Pool) -> str:
+    return pool.name
+
+
 def _is_candidate(pool: Pool, version: int) -> bool:
     return (pool.serves_workloads and pool.version == version and pool.automatic
             and pool.unallocatable is None and not pool.namespace_selector and pool.block_count > 0)
@@ -131,7 +144,7 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
     every = ctx.focus is None or (ctx.cluster.ipam_settings is not None
                                   and ctx.cluster.ipam_settings.resource in ctx.focus.objects)
     for version in (4, 6):
-        pools = candidate_pools(ctx.cluster.pools, version)
+        pools = _candidates(ctx, version)
         if not pools:
             continue
         if ctx.cluster.nodes_known:
@@ -145,18 +158,23 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
     """Nodes are grouped by the set of pools that select them, so each distinct set is worked out once."""
     view, nodes = ctx.view, ctx.cluster.nodes
     scope = view.node_index.all_bits
-    if not every:  # only the focus's nodes, and those its pools select, can gain or lose a finding
+    if not every and ctx.focus is not None:
+        # Only the focus's nodes can gain or lose a finding, and the nodes of the focus's pools that are
+        # being written (all focus pools when the focus does not say what is written): a node label
+        # change keeps the pools that select the node in focus, but their other nodes are unchanged.
         scope = 0
         for node in ctx.nodes():
             scope |= 1 << view.node_position(node)
+        written = ctx.focus.objects
         for pool in ctx.pools():
-            scope |= view.selected_bits(pool)
-    groups = _pool_sets(ctx, pools, scope)
+            if not written or pool.resource in written:
+                scope |= view.selected_bits(pool)
+    groups = view.pool_sets(pools, scope)  # costs the nodes in scope, not pools x groups
     family = family_name(version)
     for bits, members in groups:
         if not members:
             continue  # served by no pool: node-unselected
-        reached = node_capacity(members, limit)
+        reached = node_capacity(sorted(members, key=lambda p: p.name), limit)  # IPAM's order: by name
         if reached is None:
             continue
         capacity, taken = reached
@@ -171,22 +189,6 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
                 "further pods fail with 'cannot allocate new block due to per host block limit'",
                 node.resource, node.source, _suggestion(pods, limit, version),
                 related=[pool for pool, _ in taken], subject=family)
-
-
-def _pool_sets(ctx: Context, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
-    """The nodes of `scope` grouped by which of `pools` select them (each group's pools in name order)."""
-    groups: list[tuple[int, list[Pool]]] = [(scope, [])]
-    for pool in pools:
-        selected = ctx.view.selected_bits(pool)
-        split: list[tuple[int, list[Pool]]] = []
-        for bits, members in groups:
-            inside, outside = bits & selected, bits & ~selected
-            if inside:
-                split.append((inside, [*members, pool]))
-            if outside:
-                split.append((outside, members))
-        groups = split
-    return groups
 
 
 def _pools_short(ctx: Context, pools: list[Pool], version: int, limit: int, where: str,

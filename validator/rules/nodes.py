@@ -193,10 +193,10 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
     """
     if not ctx.cluster.nodes:
         return
-    from .ipam import block_limit, blocks_for, pods_groups  # here, so that ipam's rules register after ours
+    from .ipam import block_limit, blocks_for  # here, so that ipam's rules register after ours
 
     limit, strict, where = block_limit(ctx.cluster)
-    groups = pods_groups(ctx.cluster.nodes, ctx.config.max_pods)
+    groups = ctx.view.pods_groups(ctx.config.max_pods)  # kept by the view, not one pass over every node
     for pool in ctx.pools():
         if not pool.serves_workloads or pool.block_size is None or pool.network is None:
             continue

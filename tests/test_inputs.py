@@ -381,3 +381,27 @@ def test_stdin_over_the_limit_is_a_finding(cli) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == (
         "<stdin>:1: error yaml-invalid: file is larger than the 100-byte limit; not linted")
+
+
+def test_reading_pauses_the_garbage_collector_and_restores_it(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from validator.sources import files
+
+    seen: list[bool] = []
+    real = files.load_text
+    monkeypatch.setattr(files, "load_text", lambda *a: (seen.append(gc.isenabled()), real(*a))[1])
+    write(tmp_path / "witness.yaml", WITNESS)
+    assert gc.isenabled()
+    assert [p.name for p in load_paths([str(tmp_path)]).pools] == ["witness"]
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        load_paths([str(tmp_path)])
+        assert not gc.isenabled(), "a collector the caller turned off stays off"
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), files.collector_paused():
+        raise RuntimeError
+    assert gc.isenabled()

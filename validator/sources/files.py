@@ -8,11 +8,13 @@ the line it starts on.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,15 +280,35 @@ def load_paths(paths: Iterable[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
     files, problems = discover(paths)
     cluster = Cluster()
     cluster.problems.extend(problems)
-    for name in _unique(files):
-        text, problem = read_text(name, max_bytes)
-        cluster.files += 1
-        if problem is not None:
-            cluster.problems.append(problem)
-            continue
-        assert text is not None
-        load_text(STDIN_NAME if name == STDIN else name, text, cluster)
+    with collector_paused():
+        for name in _unique(files):
+            text, problem = read_text(name, max_bytes)
+            cluster.files += 1
+            if problem is not None:
+                cluster.problems.append(problem)
+                continue
+            assert text is not None
+            load_text(STDIN_NAME if name == STDIN else name, text, cluster)
     return cluster
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector, off while YAML is read.
+
+    Composing YAML allocates millions of small objects (nodes, marks, dicts) that stay alive until their
+    document is read, and pools keep their nodes for locating fields. The collector keeps traversing them
+    and finds nothing to free, since composed YAML has no reference cycles (only a recursive alias makes
+    one, freed by the next collection): on a 10,000-node dump that was about 40% of lint's time, more
+    than all the rules. Reference counting still frees everything else at once.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _unique(files: list[str]) -> Iterator[str]:

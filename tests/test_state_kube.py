@@ -49,7 +49,7 @@ def fake() -> Iterator[FakeKube]:
 
 @pytest.fixture()
 def state(fake: FakeKube) -> Iterator[ClusterState]:
-    watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5)
+    watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5, min_interval=0)
     watched.start()
     wait_until(watched.ready, TIMEOUT, "the state never became ready")
     yield watched
@@ -125,7 +125,7 @@ def test_a_node_heartbeat_does_not_rebuild_the_state(state: ClusterState, fake: 
 def test_not_ready_until_the_api_answers(fake: FakeKube) -> None:
     fake.fail_next("/apis", 503, times=2)
     fake.fail_next(NODES.path, 500, times=1)
-    watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5)
+    watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5, min_interval=0)
     watched.start()
     try:
         assert not watched.ready()
@@ -138,7 +138,7 @@ def test_not_ready_until_the_api_answers(fake: FakeKube) -> None:
 def test_lists_are_paged() -> None:
     with FakeKube() as fake:
         fake.add_all(node(f"n-{i:04}", {"rack": str(i % 7)}) for i in range(1100))
-        watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5)
+        watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5, min_interval=0)
         watched.start()
         try:
             wait_until(watched.ready, 20)
@@ -155,7 +155,7 @@ def test_v3_is_read_when_served_and_operator_pools_yield_to_ippools() -> None:
         fake.add(ippool("from-v3", "10.9.0.0/16", api_version="projectcalico.org/v3"))
         fake.add(installation([{"name": "from-v3", "cidr": "10.9.0.0/16"},
                                {"name": "pending", "cidr": "10.7.0.0/16"}]))
-        watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5)
+        watched = ClusterState(api_client(fake), debounce=0.02, watch_timeout=5, min_interval=0)
         watched.start()
         try:
             wait_until(watched.ready, TIMEOUT)

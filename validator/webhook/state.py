@@ -96,10 +96,12 @@ class ClusterState:
     """The live cluster, listed and watched; not ready until every resource's first list is in a snapshot."""
 
     def __init__(self, client: Any = None, kubeconfig: str | None = None, debounce: float = 0.2,
-                 watch_timeout: int = 300) -> None:
+                 watch_timeout: int = 300, min_interval: float = 1.0) -> None:
         self._client = client
         self._kubeconfig = kubeconfig
         self.debounce = debounce
+        self.min_interval = min_interval  # a rebuild takes the GIL for ~0.1-0.5 s at 5,000 nodes
+        self._published_at = 0.0
         self.watch_timeout = watch_timeout
         self.reflectors: list[Reflector] = []
         self._snapshot: Snapshot | None = None
@@ -170,7 +172,8 @@ class ClusterState:
             if not all(r.synced.is_set() for r in self.reflectors):
                 self._dirty.clear()
                 continue
-            time.sleep(self.debounce)  # let a burst of events arrive: one rebuild for all of them
+            wait = max(self.debounce, self._published_at + self.min_interval - time.monotonic())
+            time.sleep(wait)  # let a burst of events arrive: one rebuild for all of them
             self._dirty.clear()
             try:
                 self._publish()
@@ -198,6 +201,7 @@ class ClusterState:
         self.generation += 1
         self._snapshot = Snapshot(cluster, self.generation, self.last_sync()).warm()
         settle()
+        self._published_at = time.monotonic()
         self.rebuilds += 1
         for callback in self._subscribers:
             callback()

@@ -405,3 +405,24 @@ def test_reading_pauses_the_garbage_collector_and_restores_it(tmp_path: Path,
     with pytest.raises(RuntimeError), files.collector_paused():
         raise RuntimeError
     assert gc.isenabled()
+
+
+def test_json_in_quoted_annotations_does_not_force_the_event_scan(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node dump holds one JSON annotation per node; only real openers count towards the depth bound."""
+    import yaml
+
+    items = "".join(f"- apiVersion: v1\n  kind: Node\n  metadata:\n    name: n{i}\n    annotations:\n"
+                    f"      csi.volume.kubernetes.io/nodeid: '{{\"ebs.csi.aws.com\":\"i-{i}\"}}'\n"
+                    for i in range(MAX_NESTING + 100))
+    write(tmp_path / "nodes.yaml", "apiVersion: v1\nkind: List\nitems:\n" + items)
+    scans: list[str] = []
+    real_parse = yaml.parse
+    monkeypatch.setattr(yaml, "parse", lambda *a, **k: (scans.append("scan"), real_parse(*a, **k))[1])
+    linted = lint_paths(tmp_path)
+    assert len(linted.cluster.nodes) == MAX_NESTING + 100 and input_problems(linted) == []
+    assert scans == []
+    write(tmp_path / "nodes.yaml", "apiVersion: v1\nkind: List\nitems:\n" + items
+          + "- " + "[" * MAX_NESTING + "]" * MAX_NESTING + "\n")
+    assert [line for _, line, _ in input_problems(lint_paths(tmp_path))] == [6 * (MAX_NESTING + 100) + 4]
+    assert scans == ["scan"]

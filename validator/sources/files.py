@@ -208,9 +208,10 @@ def _nesting_problem(label: str, text: str) -> Finding | None:
     PyYAML's C composer recurses once per level and a few tens of thousands of `[` crash the interpreter,
     so depth is checked first. The number of flow openers plus twice the longest run of block indicators
     at a line start bounds the depth; only when that bound is too high are the parser's events (which
-    keep no recursion) counted.
+    keep no recursion) counted. An opener right after a quote is not counted: it is inside a quoted
+    scalar (`'{"ebs.csi.aws.com": ...}'`, as node annotations hold JSON), or the parser stops there.
     """
-    openers = text.count("[") + text.count("{")
+    openers = text.count("[") + text.count("{") - sum(text.count(q + o) for q in "'\"" for o in "[{")
     if openers + 2 * _BLOCK_INDICATORS + 2 <= MAX_NESTING and not _DEEP_BLOCK.search(text):
         return None
     depth = 0

@@ -20,166 +20,18 @@ checks that on random clusters and changes.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Iterable
 from functools import cached_property
 from typing import Any
 
 from ..addresses import AddressIndex
 from ..analysis import ClusterView, Exemptions, selector_of
-from ..model import CALICO_API_VERSIONS, Cluster, IPNet, Manifest, Node, Pool, Reservation, Resource
+from ..model import Cluster, Node, Pool, Reservation, Resource
 from ..nodeindex import NodeIndex
-from ..selector import Selector
+from .changes import Change, Edit, Members, PatchedNodeIndex, ReservationOverlay, patched, same_object
 from .snapshot import Snapshot
 
-TEXT_TESTS = {"contains": lambda actual, v: v in actual, "starts with": str.startswith,
-              "ends with": str.endswith}
-
-
-def same_object(a: Resource, b: Resource) -> bool:
-    """One object in the cluster: same kind and name, whichever Calico API group says it."""
-    if a.name != b.name or a.kind != b.kind:
-        return False
-    return a.api_version == b.api_version or (a.api_version in CALICO_API_VERSIONS
-                                              and b.api_version in CALICO_API_VERSIONS)
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one write does to the state. Pools and reservations are matched by name: a put replaces the
-    objects of that name in place (or goes last), a drop removes those that are the same object."""
-
-    put_pools: tuple[Pool, ...] = ()
-    drop_pools: tuple[Resource, ...] = ()
-    put_node: Node | None = None
-    put_reservations: tuple[Reservation, ...] = ()
-    drop_reservations: tuple[Resource, ...] = ()
-    manifests: tuple[Manifest, ...] = field(default=(), compare=False)  # the written object, for schema rules
-
-    @property
-    def touches_pools(self) -> bool:
-        return bool(self.put_pools or self.drop_pools)
-
-    @property
-    def touches_reservations(self) -> bool:
-        return bool(self.put_reservations or self.drop_reservations)
-
-
-class _Edit:
-    """Where a change lands in one of the snapshot's lists: replaced and dropped positions, appended items."""
-
-    def __init__(self, items: list[Any], by_name: dict[str, list[int]], puts: Iterable[Any],
-                 drops: Iterable[Resource]) -> None:
-        self.replaced: dict[int, Any] = {}
-        self.dropped: set[int] = set()
-        self.appended: list[Any] = []
-        for item in puts:
-            name = item.resource.name
-            free = [i for i in by_name.get(name, ())
-                    if name and i not in self.replaced and i not in self.dropped]
-            if free:
-                self.replaced[free[0]] = item
-                self.dropped.update(free[1:])
-            else:
-                self.appended.append(item)
-        for resource in drops:
-            for i in by_name.get(resource.name, ()):
-                if i not in self.replaced and same_object(items[i].resource, resource):
-                    self.dropped.add(i)
-        self.gone = self.dropped | set(self.replaced)  # base positions whose object is not in the result
-        self.gone_ids = {id(items[i]) for i in self.gone}
-        self.order: dict[int, int] = {id(item): i for i, item in self.replaced.items()}
-        self.order.update((id(item), len(items) + j) for j, item in enumerate(self.appended))
-        self.added = [*self.replaced.values(), *self.appended]
-        self.result = list(items)
-        for i, item in self.replaced.items():
-            self.result[i] = item
-        for i in sorted(self.dropped, reverse=True):
-            del self.result[i]
-        self.result.extend(self.appended)
-
-
-def patched(items: list[Any], positions: list[Any], gone: set[Any],
-            inserts: list[tuple[Any, Any]]) -> list[Any]:
-    """A copy of a sorted list (`positions` are its sort keys) without the `gone` keys and with `inserts`
-    (key, item) put in their places."""
-    out, keys = list(items), list(positions)
-    for position in sorted(gone, reverse=True):
-        i = bisect_left(keys, position)
-        if i < len(keys) and keys[i] == position:
-            del out[i], keys[i]
-    for position, item in sorted(inserts, key=lambda pair: pair[0]):
-        i = bisect_left(keys, position)
-        out.insert(i, item)
-        keys.insert(i, position)
-    return out
-
-
-class PatchedNodeIndex:
-    """The snapshot's NodeIndex with one member's labels replaced, or one member added at the end."""
-
-    members = staticmethod(NodeIndex.members)
-    count = staticmethod(NodeIndex.count)
-
-    def __init__(self, base: NodeIndex, position: int, labels: Mapping[str, str]) -> None:
-        self._base, self._labels, self._bit = base, labels, 1 << position
-        self.size = max(base.size, position + 1)
-        self.all_bits = (1 << self.size) - 1
-
-    def __len__(self) -> int:
-        return self.size
-
-    def _patch(self, bits: int, hit: bool) -> int:
-        return (bits & ~self._bit) | (self._bit if hit else 0)
-
-    def eq(self, key: str, value: str) -> int:
-        return self._patch(self._base.eq(key, value), self._labels.get(key) == value)
-
-    def has(self, key: str) -> int:
-        return self._patch(self._base.has(key), key in self._labels)
-
-    def values(self, key: str) -> Iterator[tuple[str, int]]:
-        mine, seen = self._labels.get(key), False
-        for value, bits in self._base.values(key):
-            seen = seen or value == mine
-            bits = self._patch(bits, value == mine)
-            if bits:
-                yield value, bits
-        if mine is not None and not seen:
-            yield mine, self._bit
-
-    def text_match(self, key: str, op: str, needle: str) -> int:
-        actual = self._labels.get(key)
-        return self._patch(self._base.text_match(key, op, needle),
-                           actual is not None and TEXT_TESTS[op](actual, needle))
-
-    def select(self, selector: Selector) -> int:
-        return selector.select(self)
-
-
-class Members:
-    """Ids of a patched pool list without building a set of them: the base list's, minus, plus."""
-
-    def __init__(self, base: Container[int], gone: set[int], added: set[int]) -> None:
-        self.base, self.gone, self.added = base, gone, added
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.added or (item in self.base and item not in self.gone)
-
-
-class ReservationOverlay:
-    """The snapshot's reservation index without the dropped reservations and with the put ones."""
-
-    def __init__(self, base: AddressIndex[Reservation], gone_ids: set[int], added: list[Reservation]) -> None:
-        self._base, self._gone = base, gone_ids
-        self._added = [(net, res) for res in added for net in res.networks]
-
-    def overlapping(self, net: IPNet) -> list[Reservation]:
-        found = [r for r in self._base.overlapping(net) if id(r) not in self._gone]
-        found += [r for n, r in self._added if n.version == net.version and n.overlaps(net)]
-        return found
-
+__all__ = ["Change", "DeltaView", "same_object"]
 
 class DeltaView(ClusterView):
     """A ClusterView of `snapshot` with `change` applied, answered from the snapshot's indexes."""
@@ -187,8 +39,8 @@ class DeltaView(ClusterView):
     def __init__(self, snapshot: Snapshot, change: Change) -> None:
         base = snapshot.cluster
         self.snapshot, self.base, self.change = snapshot, snapshot.view, change
-        self._pools = _Edit(base.pools, snapshot.pools_by_name, change.put_pools, change.drop_pools)
-        self._reservations = _Edit(base.reservations, snapshot.reservations_by_name, change.put_reservations,
+        self._pools = Edit(base.pools, snapshot.pools_by_name, change.put_pools, change.drop_pools)
+        self._reservations = Edit(base.reservations, snapshot.reservations_by_name, change.put_reservations,
                                    change.drop_reservations)
         nodes = base.nodes
         self._node, self._node_position = change.put_node, -1

@@ -33,6 +33,7 @@ from .snapshot import Snapshot
 
 __all__ = ["Change", "DeltaView", "same_object"]
 
+
 class DeltaView(ClusterView):
     """A ClusterView of `snapshot` with `change` applied, answered from the snapshot's indexes."""
 

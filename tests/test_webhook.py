@@ -119,6 +119,25 @@ def test_a_new_node_of_a_served_rack_is_allowed(server: Server) -> None:
     assert server.review(review("CREATE", node("worker-2c", rack="2")))["allowed"] is True
 
 
+def test_a_kubelet_registering_an_unserved_node_is_admitted_with_the_finding(server: Server) -> None:
+    answer = server.review(review("CREATE", node("worker-9a", rack="9")))
+    assert answer["allowed"] is True
+    assert answer["warnings"][0].startswith("would be denied: [node-unselected] Node/worker-9a (rack=9) is "
+                                            "selected by no enabled IPv4 pool")
+
+
+def test_a_pool_the_cluster_marks_unallocatable_can_still_be_fixed(server: Server) -> None:
+    """The status is the cluster's verdict, not the writer's: an update that disables the pool must pass."""
+    status = {"conditions": [{"type": "Allocatable", "status": "False", "reason": "CIDROverlap",
+                              "message": "overlaps old-default"}]}
+    old = dict(pool("rack-1", "10.10.1.0/24", 'rack == "1"'), status=status)
+    new = dict(pool("rack-1", "10.10.1.0/24", 'rack == "1"'), status=status)
+    new["spec"] = dict(new["spec"], natOutgoing=True)
+    answer = server.review(review("UPDATE", new, old))
+    assert answer["allowed"] is True, answer
+    assert any(w.startswith("pre-existing: [pool-status-unallocatable]") for w in answer["warnings"])
+
+
 def test_a_reservation_that_swallows_a_pool_is_denied(server: Server) -> None:
     reservation = {"apiVersion": V3, "kind": "IPReservation", "metadata": {"name": "oops"},
                    "spec": {"reservedCIDRs": ["10.10.2.0/25", "10.10.2.128/25"]}}

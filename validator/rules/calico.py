@@ -308,7 +308,7 @@ def operator_pool_invalid(ctx: Context) -> Iterator[Finding]:
 @rule("pool-status-unallocatable", "error", "The cluster marks the pool Allocatable=False (CIDROverlap or "
       "another reason)",
       calico="kube-controllers' IPPool controller sets the condition (v3.32+, projectcalico.org/v3 CRD "
-             "mode); Calico IPAM (clientv3 filterIPPool) then skips the pool", scope="object")
+             "mode); Calico IPAM (clientv3 filterIPPool) then skips the pool")
 def pool_status_unallocatable(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -50,6 +50,20 @@ def answer(test_client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
     return dict(response)
 
 
+def test_a_node_write_the_server_cannot_judge_is_admitted_even_with_on_error_deny(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(app_module, "judge", broken)
+    test_client, metrics = client(on_error="deny")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"rack": "1"}}}
+    response = answer(test_client, review("UPDATE", node, node))
+    assert response["allowed"] is True
+    assert "a Node write is never refused for the webhook's own fault" in response["warnings"][0]
+    assert metrics.internal_errors._value.get() == 1
+
+
 def test_warn_mode_allows_and_says_what_would_be_denied() -> None:
     test_client, metrics = client(mode="warn")
     response = answer(test_client, STRANDING_DELETE)

@@ -135,14 +135,14 @@ def test_serve_command_matches_the_server_contract(default_objects: list[Manifes
         "--mode",
         "enforce",
         "--on-error",
-        "allow",
+        "deny",
     ]
 
 
 def test_mode_and_on_error_reach_the_command() -> None:
-    args = container(render({"webhook": {"mode": "warn", "onError": "deny"}, "port": 10999}))["args"]
+    args = container(render({"webhook": {"mode": "warn", "onError": "allow"}, "port": 10999}))["args"]
     assert args[args.index("--mode") + 1] == "warn"
-    assert args[args.index("--on-error") + 1] == "deny"
+    assert args[args.index("--on-error") + 1] == "allow"
     assert args[args.index("--port") + 1] == "10999"
 
 

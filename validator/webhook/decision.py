@@ -16,6 +16,7 @@ whichever Calico API group names it). Then:
 
 DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
 denied with the stranded nodes named. dryRun requests are judged the same; judging never changes the state.
+A Node CREATE (a kubelet registering) is judged as in warn mode: see `registers_a_node`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,16 @@ def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: M
     # (none at all for a clean write), which halves the work of a typical request.
     rules = frozenset(f.rule for f in after)
     before = findings(plan.before, plan, config, rules) if rules else []
+    if registers_a_node(request):
+        mode = "warn"
     return decide(before, after, plan, VERBS.get(request.operation, request.operation.lower()), mode)
+
+
+def registers_a_node(request: AdmissionRequest) -> bool:
+    """A kubelet registering its node is never refused: a refusal would only keep the node out of the
+    cluster (the kubelet retries for ever, and nobody reads its admission warnings), where admitting it
+    lets `node-unselected` be seen and fixed. Label changes to an existing node are judged as usual."""
+    return request.group == "" and request.kind == "Node" and request.operation == "CREATE"
 
 
 def findings(view: DeltaView, plan: Plan, config: Config,

@@ -174,10 +174,13 @@ def test_real_command_matches_the_in_process_run(case, cli) -> None:
 def test_rules_lists_every_rule(cli) -> None:
     result = cli(["rules"])
     assert result.exit_code == 0
-    listed = {line.split()[0]: line.split()[1] for line in result.output.splitlines()}
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["RULE", "SEVERITY", "CALICO", "SUMMARY"]
+    listed = {line.split()[0]: line.split()[1:3] for line in lines[1:] if line and not line.startswith("CALICO")}
     for rule_id in ISSUE_RULES:
         assert rule_id in listed
-    assert listed["pool-overlap"] == "error" and listed["fallback-missing"] == "warning"
+    assert listed["pool-overlap"] == ["error", "yes"] and listed["fallback-missing"] == ["warning", "no"]
+    assert listed["cidr-reserved"] == ["error", "no"]  # loopback and multicast: Calico accepts them
 
 
 def test_rules_id_prints_the_rule_doc(cli) -> None:

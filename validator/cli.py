@@ -132,18 +132,23 @@ def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, po
 @click.argument("rule_id", required=False, metavar="[ID]")
 def rules_cmd(rule_id: str | None) -> None:
     """List the rules, or print one rule's documentation."""
+    from .rules.catalog import calico_enforces
+
     if rule_id is None:
         width = max(len(r) for r in REGISTRY)
+        click.echo(f"{'RULE':<{width}}  SEVERITY  CALICO  SUMMARY")
         for rule in REGISTRY.values():
-            calico = "calico" if rule.calico and not rule.calico.startswith("link-local only") else "      "
-            click.echo(f"{rule.id:<{width}}  {rule.severity:<7}  {calico}  {rule.summary}")
+            calico = "yes" if calico_enforces(rule) else "no"
+            click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {calico:<6}  {rule.summary}")
+        click.echo("\nCALICO yes: Calico also rejects it (calicoctl, its API server, CRD rules, kube-controllers or the "
+                   "operator); no: only ippool-validator checks it. `ippool-validator rules ID` says which and since when.")
         return
-    rule = REGISTRY.get(rule_id)
-    if rule is None:
+    found = REGISTRY.get(rule_id)
+    if found is None:
         _fail_usage(f"unknown rule {rule_id!r}; `ippool-validator rules` lists them")
-    click.echo(f"# {rule.id} ({rule.severity})\n\n{rule.summary}.\n")
-    click.echo(f"Also enforced by Calico: {rule.calico or 'no, this is an ippool-validator check'}\n")
-    click.echo(rule.doc)
+    click.echo(f"# {found.id} ({found.severity})\n\n{found.summary}.\n")
+    click.echo(f"Also enforced by Calico: {found.calico or 'no, this is an ippool-validator check'}\n")
+    click.echo(found.doc)
 
 
 @main.command()
@@ -157,7 +162,8 @@ def rules_cmd(rule_id: str | None) -> None:
 @click.option("--mode", type=click.Choice(["enforce", "warn"]), default="enforce", show_default=True,
               help="warn: never deny; return what would be denied as admission warnings.")
 @click.option("--on-error", type=click.Choice(["deny", "allow"]), default="deny", show_default=True,
-              help="Answer to a request the webhook fails to judge (an internal error).")
+              help="Answer to a pool, reservation or Installation write the webhook fails to judge (an "
+                   "internal error); Node writes are then always admitted.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="Policy file (rule levels, max-pods, address plan) [default: built-in defaults].")
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=3 * 1024 * 1024, show_default=True,

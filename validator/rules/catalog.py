@@ -8,11 +8,13 @@ written once, in the rule's module.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from . import REGISTRY, Rule
 
 TABLE_START = "<!-- rules-table:start -->"
 TABLE_END = "<!-- rules-table:end -->"
+REFERENCE_PATH = "docs/rules.md"
 
 
 def calico_enforces(rule: Rule) -> bool:
@@ -25,21 +27,21 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _link(rule: Rule) -> str:
-    return f"[`{rule.id}`]({rule.help_uri})"
+def _link(rule: Rule, base: str) -> str:
+    return f"[`{rule.id}`]({base}#{rule.id})"
 
 
-def _rows(rules: Iterable[Rule], with_calico: bool) -> list[str]:
+def _rows(rules: Iterable[Rule], with_calico: bool, base: str) -> list[str]:
     rows = []
     for rule in rules:
-        cells = [_link(rule), rule.severity, _cell(rule.summary)]
+        cells = [_link(rule, base), rule.severity, _cell(rule.summary)]
         if with_calico:
             cells.append(_cell(rule.calico))
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
 
-def markdown_table(rules: Iterable[Rule] | None = None) -> str:
+def markdown_table(rules: Iterable[Rule] | None = None, link_base: str = REFERENCE_PATH) -> str:
     """Two tables, in registry order: the rules whose faults Calico also rejects (with the component and
     version), and the rules that only ippool-validator checks."""
     chosen = list(REGISTRY.values() if rules is None else rules)
@@ -53,7 +55,7 @@ def markdown_table(rules: Iterable[Rule] | None = None) -> str:
         "",
         "| Rule | Severity | What it finds | Enforced by Calico in |",
         "|---|---|---|---|",
-        *_rows(calico, True),
+        *_rows(calico, True, link_base),
         "",
         "### What only ippool-validator checks",
         "",
@@ -61,7 +63,7 @@ def markdown_table(rules: Iterable[Rule] | None = None) -> str:
         "",
         "| Rule | Severity | What it finds |",
         "|---|---|---|",
-        *_rows(ours, False),
+        *_rows(ours, False, link_base),
     ]
     return "\n".join(lines) + "\n"
 
@@ -73,7 +75,8 @@ def _demote(doc: str) -> str:
 
 def markdown_reference(rules: Iterable[Rule] | None = None) -> str:
     """The full rule reference: one section per rule, anchored by its id (the `help_uri` target)."""
-    parts = ["# Rules", "", markdown_table(rules).rstrip("\n"), ""]
+    parts = ["# Rules", "", "Generated from the rule modules by `python -m validator.rules.catalog`; do not edit.", "",
+             markdown_table(rules, link_base="").rstrip("\n"), ""]
     for rule in (REGISTRY.values() if rules is None else rules):
         calico = rule.calico or "no: this is ippool-validator's own check."
         parts += [
@@ -96,3 +99,19 @@ def readme_section(readme: str) -> str | None:
         return None
     start = readme.index(TABLE_START) + len(TABLE_START)
     return readme[start:readme.index(TABLE_END, start)].strip("\n") + "\n"
+
+
+def write(root: Path) -> None:
+    """Regenerate docs/rules.md and the README's table from the registry."""
+    (root / REFERENCE_PATH).parent.mkdir(parents=True, exist_ok=True)
+    (root / REFERENCE_PATH).write_text(markdown_reference(), encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    if readme_section(readme) is not None:
+        start = readme.index(TABLE_START) + len(TABLE_START)
+        end = readme.index(TABLE_END, start)
+        readme = readme[:start] + "\n" + markdown_table() + readme[end:]
+        (root / "README.md").write_text(readme, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write(Path(__file__).resolve().parents[2])

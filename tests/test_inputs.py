@@ -426,3 +426,12 @@ def test_json_in_quoted_annotations_does_not_force_the_event_scan(tmp_path: Path
           + "- " + "[" * MAX_NESTING + "]" * MAX_NESTING + "\n")
     assert [line for _, line, _ in input_problems(lint_paths(tmp_path))] == [6 * (MAX_NESTING + 100) + 4]
     assert scans == ["scan"]
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\r", "\x85", "\u2028"])
+def test_deep_block_nesting_is_found_whatever_the_line_breaks(tmp_path: Path, line_break: str) -> None:
+    """libyaml also breaks lines at CR, NEL, LS and PS: a check that looks for newlines only is blind."""
+    text = "a:" + line_break + "".join(" " * (i + 1) + "b:" + line_break for i in range(MAX_NESTING + 10))
+    write(tmp_path / "deep.yaml", text.encode("utf-8"))
+    found = [(n, line) for n, line, _ in input_problems(lint_paths(tmp_path))]
+    assert found == [("deep.yaml", MAX_NESTING + 1)]

@@ -30,7 +30,10 @@ DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
 MAX_NESTING = 512  # Kubernetes objects nest a few dozen levels; PyYAML's C composer recurses per level
 _BLOCK_INDICATORS = 100  # a line's leading run of " ?:-" bounds its block nesting (2 levels per character)
-_DEEP_BLOCK = re.compile(rf"^[ \t?:-]{{{_BLOCK_INDICATORS}}}", re.MULTILINE)
+_DEEP_RUN = rf"[ \t?:-]{{{_BLOCK_INDICATORS}}}"
+_DEEP_FIRST_LINE = re.compile(_DEEP_RUN)
+_DEEP_LINE = re.compile("\n" + _DEEP_RUN)  # a literal first character: a fast scan
+_DEEP_LINE_ANY_BREAK = re.compile("[\n\r\x85\u2028\u2029]" + _DEEP_RUN)  # every break YAML knows
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
@@ -212,7 +215,7 @@ def _nesting_problem(label: str, text: str) -> Finding | None:
     scalar (`'{"ebs.csi.aws.com": ...}'`, as node annotations hold JSON), or the parser stops there.
     """
     openers = text.count("[") + text.count("{") - sum(text.count(q + o) for q in "'\"" for o in "[{")
-    if openers + 2 * _BLOCK_INDICATORS + 2 <= MAX_NESTING and not _DEEP_BLOCK.search(text):
+    if openers + 2 * _BLOCK_INDICATORS + 2 <= MAX_NESTING and not _deep_block(text):
         return None
     depth = 0
     try:
@@ -228,6 +231,15 @@ def _nesting_problem(label: str, text: str) -> Finding | None:
     except yaml.YAMLError:
         return None  # the parse proper reports it, at the same point, no deeper than this
     return None
+
+
+def _deep_block(text: str) -> bool:
+    """Whether some line starts with a long run of indentation and block indicators (`- - - ? `)."""
+    if _DEEP_FIRST_LINE.match(text):
+        return True
+    other_breaks = (any(b in text for b in ("\x85", "\u2028", "\u2029"))
+                    or text.count("\r") != text.count("\r\n"))
+    return bool((_DEEP_LINE_ANY_BREAK if other_breaks else _DEEP_LINE).search(text))
 
 
 def _expanded_size(root: yaml.Node) -> int:

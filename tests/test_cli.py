@@ -176,7 +176,8 @@ def test_rules_lists_every_rule(cli) -> None:
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].split() == ["RULE", "SEVERITY", "CALICO", "SUMMARY"]
-    listed = {line.split()[0]: line.split()[1:3] for line in lines[1:] if line and not line.startswith("CALICO")}
+    rows = [line for line in lines[1:] if line and not line.startswith("CALICO")]
+    listed = {line.split()[0]: line.split()[1:3] for line in rows}
     for rule_id in ISSUE_RULES:
         assert rule_id in listed
     assert listed["pool-overlap"] == ["error", "yes"] and listed["fallback-missing"] == ["warning", "no"]

@@ -140,8 +140,9 @@ def rules_cmd(rule_id: str | None) -> None:
         for rule in REGISTRY.values():
             calico = "yes" if calico_enforces(rule) else "no"
             click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {calico:<6}  {rule.summary}")
-        click.echo("\nCALICO yes: Calico also rejects it (calicoctl, its API server, CRD rules, kube-controllers or the "
-                   "operator); no: only ippool-validator checks it. `ippool-validator rules ID` says which and since when.")
+        click.echo("\nCALICO yes: Calico also rejects it (calicoctl, its API server, CRD rules, "
+                   "kube-controllers or the operator); no: only ippool-validator checks it. "
+                   "`ippool-validator rules ID` says which and since when.")
         return
     found = REGISTRY.get(rule_id)
     if found is None:

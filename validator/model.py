@@ -206,7 +206,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Reservation:
-    """An IPReservation: `cidrs` as written; `networks` the ones that parse (a bare IP counts as /32, /128)."""
+    """An IPReservation: `cidrs` as written; `networks` the ones that parse (a bare IP counts as /32 or
+    /128)."""
 
     resource: Resource
     source: Source

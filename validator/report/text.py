@@ -11,7 +11,8 @@ def _plural(n: int, word: str) -> str:
 
 def summary(report: Report) -> str:
     parts = [f"{_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}",
-             f"in {_plural(report.files, 'file')} ({_plural(report.pools, 'pool')}, {_plural(report.nodes, 'node')})"]
+             f"in {_plural(report.files, 'file')} "
+             f"({_plural(report.pools, 'pool')}, {_plural(report.nodes, 'node')})"]
     text = " ".join(parts)
     if not report.nodes_known:
         text += "; node rules skipped: no nodes known (add Node manifests or pass --nodes)"

@@ -97,16 +97,19 @@ def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", ne
         if rule_id in REGISTRY:
             raise ValueError(f"rule {rule_id} registered twice")
         doc = inspect.cleandoc(check.__doc__ or "")
-        REGISTRY[rule_id] = Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config)
+        REGISTRY[rule_id] = Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope,
+                                 needs_config)
         return check
 
     return register
 
 
 def input_rule(rule_id: str, severity: Severity, summary: str, doc: str, *, calico: str = "") -> None:
-    """Register a rule whose findings the sources emit while reading (yaml-invalid): it checks nothing itself."""
+    """Register a rule whose findings the sources emit while reading (yaml-invalid): it checks nothing
+    itself."""
 
     def no_check(ctx: Context) -> Iterator[Finding]:
         return iter(())
 
-    REGISTRY[rule_id] = Rule(rule_id, severity, summary, inspect.cleandoc(doc), no_check, calico, False, "object")
+    REGISTRY[rule_id] = Rule(rule_id, severity, summary, inspect.cleandoc(doc), no_check, calico, False,
+                             "object")

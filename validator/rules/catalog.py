@@ -75,7 +75,8 @@ def _demote(doc: str) -> str:
 
 def markdown_reference(rules: Iterable[Rule] | None = None) -> str:
     """The full rule reference: one section per rule, anchored by its id (the `help_uri` target)."""
-    parts = ["# Rules", "", "Generated from the rule modules by `python -m validator.rules.catalog`; do not edit.", "",
+    parts = ["# Rules", "",
+             "Generated from the rule modules by `python -m validator.rules.catalog`; do not edit.", "",
              markdown_table(rules, link_base="").rstrip("\n"), ""]
     for rule in (REGISTRY.values() if rules is None else rules):
         calico = rule.calico or "no: this is ippool-validator's own check."

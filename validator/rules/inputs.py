@@ -91,7 +91,8 @@ def schema_errors(manifest: Manifest) -> list[ValidationError]:
 def schema_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
-    Checks IPPool, IPReservation, IPAMConfiguration and the operator's `Installation.spec.calicoNetwork.ipPools`
+    Checks IPPool, IPReservation, IPAMConfiguration and the operator's
+    `Installation.spec.calicoNetwork.ipPools`
     against JSON Schemas kept in `policies/schemas/` (written from Calico's API types): required fields,
     unknown fields, types (`"true"` is not a boolean, `"26"` is not an integer) and case-sensitive enum
     values (`ipipMode: always` is not `Always`). The line is the field's own line.

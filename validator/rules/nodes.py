@@ -37,7 +37,8 @@ def _selector_keys(pools: list[Pool]) -> set[str]:
     return keys
 
 
-@rule("node-unselected", "error", "A node that no enabled pool of an IP family in use selects", needs_nodes=True)
+@rule("node-unselected", "error", "A node that no enabled pool of an IP family in use selects",
+      needs_nodes=True)
 def node_unselected(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -79,7 +80,8 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
                 subject=family_name(version))
 
 
-@rule("fallback-missing", "warning", "Pools use node selectors but no enabled pool of the family selects every node")
+@rule("fallback-missing", "warning",
+      "Pools use node selectors but no enabled pool of the family selects every node")
 def fallback_missing(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -112,11 +114,13 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             f"no enabled {family_name(version)} pool selects every node: a new or unlabelled node matches "
             f"none of {_some([f'{p.name} ({p.node_selector})' for p in topology])}",
-            None, first.source, f"add an enabled {family_name(version)} pool with nodeSelector: all() as fallback",
+            None, first.source,
+            f"add an enabled {family_name(version)} pool with nodeSelector: all() as fallback",
             subject=family_name(version))
 
 
-@rule("pool-selects-nothing", "warning", "An enabled pool that selects none of the known nodes", needs_nodes=True)
+@rule("pool-selects-nothing", "warning", "An enabled pool that selects none of the known nodes",
+      needs_nodes=True)
 def pool_selects_nothing(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
@@ -157,7 +161,8 @@ def pool_selects_nothing(ctx: Context) -> Iterator[Finding]:
             "check the selector and the node labels for a typo")
 
 
-@rule("pool-capacity", "warning", "A pool has fewer blocks than its nodes, or fewer addresses than their pods",
+@rule("pool-capacity", "warning",
+      "A pool has fewer blocks than its nodes, or fewer addresses than their pods",
       needs_nodes=True)
 def pool_capacity(ctx: Context) -> Iterator[Finding]:
     """

@@ -57,7 +57,8 @@ def pool_overlap(ctx: Context) -> Iterator[Finding]:
             seen.add(pair)
             assert owner.network is not None and partner.network is not None
             shared = intersection(owner.network, partner.network)
-            where = f"{partner.source}" if partner.source.file != owner.source.file else f"line {partner.source.line}"
+            same_file = partner.source.file == owner.source.file
+            where = f"line {partner.source.line}" if same_file else f"{partner.source}"
             yield ctx.finding(
                 f"{owner.describe()} overlaps {partner.describe()} at {where}: both contain {shared}",
                 owner.resource, owner.source,
@@ -95,7 +96,8 @@ def reservation_covers_pool(ctx: Context) -> Iterator[Finding]:
             continue
         # by name, so that the finding's identity does not depend on the index's order
         holders = sorted(dict.fromkeys(index.overlapping(net)), key=lambda h: (h.resource.name, h.source))
-        ranges = [r for holder in holders for r in holder.networks if r.version == net.version and r.overlaps(net)]
+        ranges = [r for holder in holders for r in holder.networks
+                  if r.version == net.version and r.overlaps(net)]
         if ranges and covered_by(net, ranges):
             yield ctx.finding(
                 f"{pool.describe()} is entirely reserved by {', '.join(str(h.resource) for h in holders)} "

@@ -8,6 +8,7 @@ prints). Any other kind, and any document that is not a mapping, is skipped sile
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
@@ -39,7 +40,8 @@ ENCAPSULATION_MODES: dict[str, tuple[str, str]] = {
     "VXLANCrossSubnet": ("Never", "CrossSubnet"),
     "None": ("Never", "Never"),
 }
-LIST_KINDS = {"List", "IPPoolList", "NodeList", "IPReservationList", "IPAMConfigurationList", "IPAMConfigList"}
+LIST_KINDS = {"List", "IPPoolList", "NodeList", "IPReservationList", "IPAMConfigurationList",
+              "IPAMConfigList"}
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -137,7 +139,8 @@ def _pool(resource: Resource, source: Source, obj: Mapping[str, Any], annotation
     )
 
 
-def _ipam(resource: Resource, source: Source, obj: Mapping[str, Any], annotations: dict[str, str]) -> IPAMSettings:
+def _ipam(resource: Resource, source: Source, obj: Mapping[str, Any],
+          annotations: dict[str, str]) -> IPAMSettings:
     """Calico's IPAM (libcalico-go lib/ipam/ipam.go `autoAssign`) takes `maxBlocksPerHost` 0, the stored
     default, as its built-in limit of 20 blocks; there is no unlimited value. A negative or mistyped
     value is rejected by Calico (ipam-config-invalid, schema-invalid), so the default stays in force."""
@@ -201,10 +204,8 @@ def operator_entry_spec(entry: Mapping[str, Any], cni_type: Any = "Calico") -> d
     cidr = entry.get("cidr")
     version = 6 if isinstance(cidr, str) and ":" in cidr else 4
     if isinstance(cidr, str) and "/" in cidr:
-        try:
+        with contextlib.suppress(ValueError):
             spec["cidr"] = str(ipaddress.ip_network(cidr, strict=False))
-        except ValueError:
-            pass
     if not spec.get("nodeSelector"):
         spec["nodeSelector"] = "all()"
     default_encapsulation = "None" if version == 6 or cni_type not in (None, "Calico") else "IPIP"

@@ -60,7 +60,16 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
             continue
         ctx = Context(cluster, view, config, focus, rule)
         raw.extend(rule.check(ctx))
-    exempt = view.exemptions()  # the view reads them once (the webhook judges many changes per view)
+    # the view reads the exemptions once (the webhook judges many changes per view)
+    apply_policy(raw, config, view.exemptions(), result)
+    result.findings.sort(key=Finding.sort_key)
+    result.ignored.sort(key=lambda pair: pair[0].sort_key())
+    return result
+
+
+def apply_policy(raw: Iterable[Finding], config: Config, exempt: dict[Resource, tuple[frozenset[str], str]],
+                 into: Result) -> None:
+    """Give each finding its configured level, drop those turned off, and set aside the exempted ones."""
     for finding in raw:
         level = config.rule_levels.get(finding.rule)
         if level == "off":
@@ -69,12 +78,9 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
             finding = finding.with_severity(level)
         reason = _exempted(finding, exempt)
         if reason is not None:
-            result.ignored.append((finding, reason))
+            into.ignored.append((finding, reason))
         else:
-            result.findings.append(finding)
-    result.findings.sort(key=Finding.sort_key)
-    result.ignored.sort(key=lambda pair: pair[0].sort_key())
-    return result
+            into.findings.append(finding)
 
 
 def _exempted(finding: Finding, exempt: dict[Resource, tuple[frozenset[str], str]]) -> str | None:

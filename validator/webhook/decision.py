@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..config import Config
-from ..engine import run
+from ..engine import Result, apply_policy, run
 from ..model import CALICO_API_VERSIONS, OPERATOR, Finding, Resource
 from ..rules import REGISTRY
 from ..rules.base import Focus
@@ -130,18 +130,9 @@ def transition_findings(plan: Plan, config: Config) -> list[Finding]:
     except ImportError:  # pragma: no cover  (the check arrived with issue 8)
         return []
     findings: list[Finding] = [f for old, new in plan.updated for f in update_problems(old, new)]
-    exempt = plan.after.exemptions()
-    kept = []
-    for finding in findings:
-        level = config.rule_levels.get(finding.rule)
-        if level == "off":
-            continue
-        if level in ("warning", "error") and level != finding.severity:
-            finding = finding.with_severity(level)
-        rules, _ = exempt.get(finding.resource, (frozenset(), "")) if finding.resource else (frozenset(), "")
-        if finding.rule not in rules and "all" not in rules:
-            kept.append(finding)
-    return kept
+    kept = Result()
+    apply_policy(findings, config, plan.after.exemptions(), kept)
+    return kept.findings
 
 
 def normalized(resource: Resource | None) -> Any:

@@ -212,3 +212,18 @@ def test_lint_imports_neither_flask_nor_kubernetes(case) -> None:
     assert loaded == {"flask": False, "kubernetes": False, "werkzeug": False, "gunicorn": False,
                       "yaml": True, "validator.engine": True}  # the last two show the probe sees imports
     assert json.loads(done.stdout)["summary"]["errors"] == 3
+
+
+def test_a_nodes_dump_named_with_nodes_may_exceed_max_file_size(cli, tmp_path) -> None:
+    """--max-file-size guards against stray files in a repository; a dump named with --nodes is meant."""
+    dump = tmp_path / "nodes.yaml"
+    node = "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: n{}\n    labels: {{rack: '1'}}\n"
+    items = "".join(node.format(i) for i in range(40))
+    dump.write_text("apiVersion: v1\nkind: List\nitems:\n" + items, encoding="utf-8")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "big.yaml").write_text("# " + "x" * 2000 + "\n", encoding="utf-8")
+    result = cli(["lint", "--format", "json", "--max-file-size", "1000", "--nodes", str(dump), str(repo)])
+    report = json.loads(result.output)
+    assert report["summary"]["nodes"] == 40
+    assert [(f["rule"], f["file"]) for f in report["findings"]] == [("yaml-invalid", str(repo / "big.yaml"))]

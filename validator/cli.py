@@ -43,7 +43,8 @@ def main() -> None:
 @click.option("--max-file-size", type=click.IntRange(1), default=DEFAULT_MAX_FILE_BYTES, show_default=True,
               help="Skip (and report) files larger than this many bytes.")
 @click.option("--nodes", "nodes_files", multiple=True, type=click.Path(dir_okay=False),
-              help="A `kubectl get nodes -o yaml` dump to take nodes from (repeatable).")
+              help="A `kubectl get nodes -o yaml` dump to take nodes from (repeatable); read up to 1 GiB "
+                   "whatever --max-file-size says, since a large cluster's dump is large.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help=f"Policy file [default: {CONFIG_NAME} in the current folder or a parent, up to the git "
                    "root].")
@@ -103,6 +104,9 @@ def _policy(config_file: str | None) -> Config:
         _exit_with(str(err))
 
 
+NODES_DUMP_MAX_BYTES = 1 << 30  # a 5,000-node `kubectl get nodes -o yaml` is some 50 MB
+
+
 def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str, ...],
                      max_file_size: int) -> None:
     """Nodes from dumps; a dump that the PATHs already include is not read twice (its nodes are in)."""
@@ -110,7 +114,8 @@ def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str,
         return
     linted, _ = discover(paths)
     already = {os.path.realpath(name) for name in linted}
-    extra = load_paths([f for f in nodes_files if os.path.realpath(f) not in already], max_file_size)
+    extra = load_paths([f for f in nodes_files if os.path.realpath(f) not in already],
+                       max(max_file_size, NODES_DUMP_MAX_BYTES))
     known = {node.name for node in cluster.nodes}
     cluster.nodes.extend(node for node in extra.nodes if node.name not in known)
     cluster.problems.extend(extra.problems)

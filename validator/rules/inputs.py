@@ -80,10 +80,20 @@ def schema_errors(manifest: Manifest) -> list[ValidationError]:
     if not manifest.schema:
         return []
     try:
-        return sorted(validator_for(manifest.schema).iter_errors(manifest.body),
+        return sorted(validator_for(manifest.schema).iter_errors(without_nulls(manifest.body)),
                       key=lambda e: [str(p) for p in e.absolute_path])
     except RecursionError:
         return [ValidationError("the object nests too deeply to check")]
+
+
+def without_nulls(value: Any) -> Any:
+    """The object as the API server validates it: a field set to null (`annotations:` with nothing after it)
+    is dropped before a CRD's schema is applied, as Kubernetes prunes nulls of non-nullable fields."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 @rule("schema-invalid", "error", "An unknown field, a wrong type or a bad enum value in a Calico object",

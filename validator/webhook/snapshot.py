@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 from ..analysis import ClusterView, selector_of
-from ..model import Cluster, Pool, Resource
+from ..model import Cluster, Node, Pool, Reservation, Resource
 
 LabelKey = frozenset[tuple[str, str]]
 MAX_MEMO = 4096  # label sets remembered per snapshot (a label set is what selectors can tell apart)
@@ -55,24 +55,15 @@ class Snapshot:
 
     @cached_property
     def pools_by_name(self) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = defaultdict(list)
-        for i, pool in enumerate(self.cluster.pools):
-            found[pool.name].append(i)
-        return dict(found)
+        return positions_by_name(self.cluster.pools)
 
     @cached_property
     def nodes_by_name(self) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = defaultdict(list)
-        for i, node in enumerate(self.cluster.nodes):
-            found[node.name].append(i)
-        return dict(found)
+        return positions_by_name(self.cluster.nodes)
 
     @cached_property
     def reservations_by_name(self) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = defaultdict(list)
-        for i, res in enumerate(self.cluster.reservations):
-            found[res.resource.name].append(i)
-        return dict(found)
+        return positions_by_name(self.cluster.reservations)
 
     @cached_property
     def pool_position_of(self) -> dict[int, int]:
@@ -190,3 +181,11 @@ class Snapshot:
     def size(self) -> dict[str, int]:
         return {"pools": len(self.cluster.pools), "nodes": len(self.cluster.nodes),
                 "reservations": len(self.cluster.reservations)}
+
+
+def positions_by_name(objects: Sequence[Pool | Node | Reservation]) -> dict[str, list[int]]:
+    """Where each name stands in a list of objects (a name may stand twice: pool-name-duplicate)."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for i, obj in enumerate(objects):
+        found[obj.resource.name].append(i)
+    return dict(found)

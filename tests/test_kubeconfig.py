@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from validator.cli import main
-from validator.sources import kube
+from validator.sources import kubeapi as kube
 
 sys.path.insert(0, str(Path(__file__).parent))
 from kubefake import (  # noqa: E402

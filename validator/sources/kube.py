@@ -1,10 +1,8 @@
-"""Reading a live cluster through the Kubernetes API: its nodes, and (on request) its Calico pools.
+"""Reading a live cluster for `lint --kubeconfig`: its nodes, and (on request) its Calico pools.
 
-Only `lint --kubeconfig` imports this module, and only this module imports the kubernetes client, so
-`lint` on files starts fast. Lists are paged (`limit`/`continue`) and read as raw JSON, so ten thousand nodes
-cost no typed model objects. The Calico API group is found by discovery: `projectcalico.org/v3` when the
-Calico API server serves it, else the CRDs of `crd.projectcalico.org/v1` (never both: the first is stored
-as the second, so reading both would read every pool twice).
+Only `lint --kubeconfig` imports this module, and the kubernetes client is imported inside its functions,
+so `lint` on files starts fast. Requests, paging and the choice of Calico API group are `kubeapi`'s, shared
+with the webhook's cluster state.
 """
 
 from __future__ import annotations
@@ -17,22 +15,12 @@ from typing import Any
 import yaml
 
 from ..model import Cluster
+from .kubeapi import Api, ApiError, calico_api, name_of
 from .manifests import add_object
-
-PAGE_SIZE = 500
-TIMEOUT = (5, 60)  # seconds to connect, to read one page
-CALICO_GROUPS = (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1"))
-CALICO_RESOURCES = ("ippools", "ipreservations", "ipamconfigurations", "ipamconfigs")
 
 
 class ClusterReadError(Exception):
     """The cluster could not be read (kubeconfig, connection, permission): a message for the user."""
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, reason: str, body: bytes | None) -> None:
-        super().__init__(f"HTTP {status} {reason}")
-        self.status, self.reason, self.body = status, reason, body
 
 
 @dataclass
@@ -48,7 +36,8 @@ def read_cluster(kubeconfig: str, context: str | None = None, pools: bool = Fals
     from kubernetes.client.rest import ApiException
     from urllib3.exceptions import HTTPError
 
-    name, api = _client(kubeconfig, context)
+    name, api_client = _client(kubeconfig, context)
+    api = Api(api_client)
     live = LiveCluster(name, Cluster())
     try:
         for node in _list(api, "/api/v1/nodes"):
@@ -59,11 +48,11 @@ def read_cluster(kubeconfig: str, context: str | None = None, pools: bool = Fals
     except (ApiException, ApiError) as err:
         raise ClusterReadError(f"cluster {name}: {_api_error(err)}") from None
     except (HTTPError, OSError) as err:
-        host = api.configuration.host
+        host = api_client.configuration.host
         raise ClusterReadError(f"cluster {name}: cannot reach the API server at {host}: {err}") from None
     finally:
-        if isinstance(api, client.ApiClient):
-            api.close()
+        if isinstance(api_client, client.ApiClient):
+            api_client.close()
     return live
 
 
@@ -94,58 +83,22 @@ def _client(kubeconfig: str, context: str | None) -> tuple[str, Any]:
     return context, client.ApiClient(configuration)
 
 
-def _get(api: Any, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
-    """GET a path as JSON. Bypasses the typed API methods: newer clients validate their arguments with
-    pydantic models that take seconds to build on first use, which a pre-commit hook cannot afford."""
-    header = {"Accept": "application/json"}
-    if hasattr(api, "param_serialize"):  # clients made by the newer OpenAPI generator
-        method, url, headers, _, _ = api.param_serialize(
-            method="GET", resource_path=path, query_params=query or [], header_params=header,
-            auth_settings=["BearerToken"])
-        raw = api.call_api(method, url, header_params=headers, _request_timeout=TIMEOUT).response
-    else:
-        raw = api.call_api(path, "GET", query_params=query or [], header_params=header,
-                           auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                           _request_timeout=TIMEOUT)
-    try:
-        if raw.status >= 400:
-            raise ApiError(raw.status, raw.reason or "", raw.data)
-        return json.loads(raw.data or b"{}")
-    finally:
-        raw.release_conn()
-
-
-def _list(api: Any, path: str) -> Iterator[Mapping[str, Any]]:
+def _list(api: Api, path: str) -> Iterator[Mapping[str, Any]]:
     """Every item of a list endpoint, a page at a time."""
-    token = ""
-    while True:
-        query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)] + ([("continue", token)] if token else [])
-        page = _get(api, path, query)
-        for item in page.get("items") or []:
-            if isinstance(item, Mapping):
-                yield item
-        token = (page.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return
+    for page in api.pages(path):
+        yield from (item for item in page.get("items") or [] if isinstance(item, Mapping))
 
 
-def _read_calico(api: Any, context: str, into: Cluster) -> str:
-    served = {(g.get("name"), v.get("version")) for g in _get(api, "/apis").get("groups") or []
-              for v in g.get("versions") or []}
-    for group, version in CALICO_GROUPS:
-        if (group, version) not in served:
-            continue
-        base = f"/apis/{group}/{version}"
-        resources = {r.get("name"): r.get("kind") for r in _get(api, base).get("resources") or []}
-        for plural in CALICO_RESOURCES:
-            if plural not in resources:
-                continue
-            for obj in _list(api, f"{base}/{plural}"):
-                add_object(f"cluster:{context}/{plural}/{_name(obj)}", 1,
-                           _typed(obj, f"{group}/{version}", str(resources[plural])), into)
-        return f"{group}/{version}"
-    raise ClusterReadError(f"cluster {context}: --cluster-pools: the cluster serves neither "
-                           "projectcalico.org/v3 nor crd.projectcalico.org/v1 (is Calico installed?)")
+def _read_calico(api: Api, context: str, into: Cluster) -> str:
+    found = calico_api(api)
+    if found is None:
+        raise ClusterReadError(f"cluster {context}: --cluster-pools: the cluster serves neither "
+                               "projectcalico.org/v3 nor crd.projectcalico.org/v1 (is Calico installed?)")
+    api_version, resources = found
+    for plural, kind in resources.items():
+        for obj in _list(api, f"/apis/{api_version}/{plural}"):
+            add_object(f"cluster:{context}/{plural}/{_name(obj)}", 1, _typed(obj, api_version, kind), into)
+    return api_version
 
 
 def overlay(live: Cluster, repository: Cluster) -> None:
@@ -179,12 +132,12 @@ def _typed(obj: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any
 
 
 def _name(obj: Mapping[str, Any]) -> str:
-    metadata = obj.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    return name if isinstance(name, str) else "(unnamed)"
+    return name_of(obj) or "(unnamed)"
 
 
 def _api_error(err: Any) -> str:
+    if isinstance(err, ApiError):
+        return str(err)
     detail = ""
     try:
         body = json.loads(err.body or b"{}")

@@ -24,30 +24,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..sources.kubeapi import Api, ApiError, Expired, calico_api, name_of
+
 LOG = logging.getLogger("ippool_validator.kube")
-PAGE_SIZE = 500
 MAX_BACKOFF = 30.0
 FIRST_BACKOFF = 0.5
-LIST_TIMEOUT = (5.0, 60.0)  # connect, read (per page)
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
-CALICO_GROUPS = (("projectcalico.org", "v3"), ("crd.projectcalico.org", "v1"))
-CALICO_RESOURCES = {"ippools": "IPPool", "ipreservations": "IPReservation",
-                    "ipamconfigurations": "IPAMConfiguration", "ipamconfigs": "IPAMConfig"}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class Expired(Exception):
-    """The watch's resourceVersion is gone (410): list again."""
 
 
 @dataclass(frozen=True)
@@ -64,72 +51,19 @@ class Resource:
         return self.path.rsplit("/", 1)[-1]
 
 
-class Api:
-    """GET requests through a kubernetes ApiClient, returning raw JSON or a line stream."""
-
-    def __init__(self, api_client: Any) -> None:
-        self.client = api_client
-
-    def _request(self, path: str, query: list[tuple[str, Any]], accept: str, timeout: Any) -> Any:
-        method, url, headers, _, _ = self.client.param_serialize(
-            method="GET", resource_path=path, query_params=query, header_params={"Accept": accept},
-            auth_settings=["BearerToken"])
-        result = self.client.call_api(method, url, header_params=headers, _request_timeout=timeout)
-        raw = result.response
-        if raw.status >= 400:
-            try:
-                body = json.loads(raw.data or b"{}")
-                message = body.get("message", "") if isinstance(body, Mapping) else ""
-            except ValueError:
-                message = ""
-            finally:
-                raw.release_conn()
-            if raw.status == 410:
-                raise Expired(message or "gone")
-            raise ApiError(raw.status, message or raw.reason or "error")
-        return raw
-
-    def get(self, path: str, query: list[tuple[str, Any]] | None = None,
-            accept: str = "application/json") -> Any:
-        raw = self._request(path, query or [], accept, LIST_TIMEOUT)
-        try:
-            return json.loads(raw.data or b"{}")
-        finally:
-            raw.release_conn()
-
-    def lines(self, path: str, query: list[tuple[str, Any]], accept: str,
-              read_timeout: float) -> Iterator[bytes]:
-        raw = self._request(path, query, accept, (LIST_TIMEOUT[0], read_timeout))
-        buffer = b""
-        try:
-            for chunk in raw.stream(amt=None, decode_content=True):
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        yield line
-        finally:
-            raw.release_conn()
-
-
 def discover(api: Api) -> list[Resource]:
     """The resources to read: nodes, Calico's (from one API group) and the operator's Installations."""
     found = [Resource("/api/v1/nodes", "v1", "Node", metadata_only=True)]
-    groups = {(g.get("name"), v.get("version")) for g in api.get("/apis").get("groups") or []
-              for v in g.get("versions") or []}
-    for group, version in CALICO_GROUPS:
-        if (group, version) not in groups:
-            continue
-        base = f"/apis/{group}/{version}"
-        served = {r.get("name") for r in api.get(base).get("resources") or []}
-        if "ippools" not in served:
-            continue
-        found += [Resource(f"{base}/{plural}", f"{group}/{version}", kind)
-                  for plural, kind in CALICO_RESOURCES.items() if plural in served]
-        break
-    else:
+    calico = calico_api(api)
+    if calico is None:
         LOG.warning("the cluster serves no Calico IPPools (neither projectcalico.org/v3 nor "
                     "crd.projectcalico.org/v1): judging with nodes only")
+    else:
+        api_version, resources = calico
+        found += [Resource(f"/apis/{api_version}/{plural}", api_version, kind)
+                  for plural, kind in resources.items()]
+    groups = {(g.get("name"), v.get("version")) for g in api.get("/apis").get("groups") or []
+              for v in g.get("versions") or []}
     if ("operator.tigera.io", "v1") in groups:
         served = {r.get("name") for r in api.get("/apis/operator.tigera.io/v1").get("resources") or []}
         if "installations" in served:
@@ -183,22 +117,14 @@ class Reflector:
 
     def relist(self) -> None:
         items: Store = {}
-        token, version = "", ""
-        while True:
-            query: list[tuple[str, Any]] = [("limit", PAGE_SIZE)]
-            if token:
-                query.append(("continue", token))
-            page = self.api.get(self.resource.path, query, METADATA_LIST if self.resource.metadata_only
-                                else "application/json")
+        version = ""
+        accept = METADATA_LIST if self.resource.metadata_only else "application/json"
+        for page in self.api.pages(self.resource.path, accept):
             for item in page.get("items") or []:
                 if isinstance(item, Mapping):
                     item = self._typed(item)
-                    items[_name(item)] = item
-            metadata = page.get("metadata") or {}
-            version = str(metadata.get("resourceVersion") or version)
-            token = metadata.get("continue") or ""
-            if not token:
-                break
+                    items[name_of(item)] = item
+            version = str((page.get("metadata") or {}).get("resourceVersion") or version)
         with self._lock:
             self.store, self.version = items, version
             self.lists += 1
@@ -229,7 +155,7 @@ class Reflector:
             self.version = version or self.version
             return
         obj = self._typed(obj)
-        name = _name(obj)
+        name = name_of(obj)
         with self._lock:
             old = self.store.get(name)
             if kind == "DELETED":
@@ -250,12 +176,6 @@ class Reflector:
     def items(self) -> list[Mapping[str, Any]]:
         with self._lock:
             return list(self.store.values())
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    metadata = obj.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    return name if isinstance(name, str) else ""
 
 
 def _same_for_rules(old: Mapping[str, Any], new: Mapping[str, Any], resource: Resource) -> bool:

@@ -40,11 +40,8 @@ SCHEMA_PACKAGE_DIR = "schemas"
 
 
 def schema_dir() -> Path:
-    """Where the JSON Schemas live: inside the installed package, else the repository's policies/schemas."""
-    packaged = Path(str(resources.files("validator") / SCHEMA_PACKAGE_DIR))
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "policies" / "schemas"
+    """Where the JSON Schemas live: in the package, always (policies/schemas is a link to it for editors)."""
+    return Path(str(resources.files("validator") / SCHEMA_PACKAGE_DIR))
 
 
 @cache

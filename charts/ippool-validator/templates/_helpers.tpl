@@ -82,3 +82,46 @@ app.kubernetes.io/component: admission-webhook
 {{- dict "name" (printf "%s-ca" (include "ippool-validator.fullname" .)) "kind" "Issuer" "group" "cert-manager.io" | toJson }}
 {{- end }}
 {{- end }}
+
+{{- /*
+One entry of the ValidatingWebhookConfiguration, written once and called for each judged resource. Takes a
+dict: root (the chart's context), resource, groups (a list of [apiGroup, apiVersion]), operations,
+failurePolicy, timeoutSeconds, excluded (namespaces), caBundle ("" when cert-manager injects it) and, for
+Nodes, labelChange (a CEL matchCondition, "" where the API server has no matchConditions).
+*/}}
+{{- define "ippool-validator.webhook" -}}
+{{- $fullname := include "ippool-validator.fullname" .root -}}
+- name: {{ printf "%s.%s.%s.svc" .resource $fullname .root.Release.Namespace }}
+  admissionReviewVersions: ["v1"]
+  sideEffects: None
+  matchPolicy: Equivalent
+  failurePolicy: {{ .failurePolicy }}
+  timeoutSeconds: {{ int .timeoutSeconds }}
+  namespaceSelector:
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: NotIn
+        values: {{ toJson .excluded }}
+  clientConfig:
+    service:
+      name: {{ $fullname }}
+      namespace: {{ .root.Release.Namespace }}
+      path: /validate
+      port: {{ int .root.Values.service.port }}
+    {{- with .caBundle }}
+    caBundle: {{ . }}
+    {{- end }}
+  rules:
+    {{- range .groups }}
+    - apiGroups: [{{ index . 0 | quote }}]
+      apiVersions: [{{ index . 1 | quote }}]
+      resources: [{{ $.resource | quote }}]
+      operations: {{ toJson $.operations }}
+      scope: Cluster
+    {{- end }}
+  {{- with .labelChange }}
+  matchConditions:
+    - name: create-or-label-change
+      expression: {{ quote . }}
+  {{- end }}
+{{- end }}

@@ -19,14 +19,6 @@ from validator.sources.files import load_paths
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
-# The rules of issue 2, "Rule engine and offline linter"; each has a folder of fixtures under FIXTURES.
-ISSUE_RULES = (
-    "pool-overlap", "node-unselected", "cidr-invalid", "block-size-invalid", "pool-smaller-than-block",
-    "encapsulation-invalid", "cidr-reserved", "selector-invalid", "pool-name-duplicate", "yaml-invalid",
-    "schema-invalid", "reservation-covers-pool", "fallback-missing", "pool-selects-nothing", "pool-capacity",
-)
-
-
 @dataclass
 class Linted:
     cluster: Cluster

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from lint_support import FIXTURES, ISSUE_RULES, REPO, run_cli
+from lint_support import FIXTURES, REPO, run_cli
+
+from validator.rules import REGISTRY
 
 E2E = FIXTURES / "e2e"
 FINDING_LINE = re.compile(
@@ -178,7 +180,7 @@ def test_rules_lists_every_rule(cli) -> None:
     assert lines[0].split() == ["RULE", "SEVERITY", "CALICO", "SUMMARY"]
     rows = [line for line in lines[1:] if line and not line.startswith("CALICO")]
     listed = {line.split()[0]: line.split()[1:3] for line in rows}
-    for rule_id in ISSUE_RULES:
+    for rule_id in REGISTRY:
         assert rule_id in listed
     assert listed["pool-overlap"] == ["error", "yes"] and listed["fallback-missing"] == ["warning", "no"]
     assert listed["cidr-reserved"] == ["error", "no"]  # loopback and multicast: Calico accepts them

@@ -152,7 +152,7 @@ def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
 def _schema_validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    from .rules.inputs import schema_dir
+    from .rules.schema_invalid import schema_dir
 
     with open(schema_dir() / f"{SCHEMA_NAME}.schema.json", encoding="utf-8") as handle:
         schema = json.load(handle)

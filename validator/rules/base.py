@@ -86,30 +86,33 @@ class Rule:
         return DOCS_URL + self.id
 
 
-REGISTRY: dict[str, Rule] = {}
-
-
 def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", needs_nodes: bool = False,
-         scope: Scope = "relation", needs_config: str = "") -> Callable[[Check], Check]:
-    """Register the decorated generator as a rule; its docstring is the rule's documentation."""
+         scope: Scope = "relation", needs_config: str = "") -> Callable[[Check], Rule]:
+    """Make the decorated generator a rule; its docstring is the rule's documentation. The rule is not
+    registered here: `validator.rules` lists every rule in one table."""
 
-    def register(check: Check) -> Check:
-        if rule_id in REGISTRY:
-            raise ValueError(f"rule {rule_id} registered twice")
+    def define(check: Check) -> Rule:
         doc = inspect.cleandoc(check.__doc__ or "")
-        REGISTRY[rule_id] = Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope,
-                                 needs_config)
-        return check
+        return Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config)
 
-    return register
+    return define
 
 
-def input_rule(rule_id: str, severity: Severity, summary: str, doc: str, *, calico: str = "") -> None:
-    """Register a rule whose findings the sources emit while reading (yaml-invalid): it checks nothing
-    itself."""
+def input_rule(rule_id: str, severity: Severity, summary: str, doc: str, *, calico: str = "") -> Rule:
+    """A rule whose findings the sources emit while reading (yaml-invalid): it checks nothing itself."""
 
     def no_check(ctx: Context) -> Iterator[Finding]:
         return iter(())
 
-    REGISTRY[rule_id] = Rule(rule_id, severity, summary, inspect.cleandoc(doc), no_check, calico, False,
-                             "object")
+    return Rule(rule_id, severity, summary, inspect.cleandoc(doc), no_check, calico, False, "object")
+
+
+def registry(*rules: Rule) -> dict[str, Rule]:
+    """The rules by id, in the order given (the order of the README table and docs/rules.md); an id given
+    twice is refused, whichever kind of rule either is."""
+    table: dict[str, Rule] = {}
+    for each in rules:
+        if each.id in table:
+            raise ValueError(f"rule {each.id} registered twice")
+        table[each.id] = each
+    return table

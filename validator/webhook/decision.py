@@ -126,7 +126,7 @@ def transition_findings(plan: Plan, config: Config) -> list[Finding]:
     if not plan.updated:
         return []
     try:
-        from ..rules.transitions import update_problems  # type: ignore[import-not-found,unused-ignore]
+        from ..rules.pool_immutable_field import update_problems  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover  (the check arrived with issue 8)
         return []
     findings: list[Finding] = [f for old, new in plan.updated for f in update_problems(old, new)]

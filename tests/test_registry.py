@@ -1,0 +1,54 @@
+"""The rule registry: one declared table, one module per rule named from its id, no id twice."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import validator.rules
+from validator.rules import REGISTRY
+from validator.rules.base import Rule, input_rule, registry, rule
+
+NOT_RULES = {"base", "catalog", "common"}  # what a rule is, the docs it renders, the helpers rules share
+
+
+def rule_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(validator.rules.__path__) if m.name not in NOT_RULES)
+
+
+def test_each_rule_lives_in_the_module_named_from_its_id() -> None:
+    assert rule_modules() == sorted(rule_id.replace("-", "_") for rule_id in REGISTRY)
+    for rule_id, registered in REGISTRY.items():
+        module = importlib.import_module(f"validator.rules.{rule_id.replace('-', '_')}")
+        assert [v for v in vars(module).values() if isinstance(v, Rule)] == [registered], rule_id
+
+
+def test_helper_modules_define_no_rule() -> None:
+    for name in NOT_RULES:
+        module = importlib.import_module(f"validator.rules.{name}")
+        assert not [v for v in vars(module).values() if isinstance(v, Rule)], name
+
+
+def test_the_table_keeps_the_order_it_declares() -> None:
+    first, second = (rule(i, "error", "s")(lambda ctx: iter(())) for i in ("b-rule", "a-rule"))
+    assert list(registry(first, second)) == ["b-rule", "a-rule"]
+
+
+@pytest.mark.parametrize("kind", ["rule", "input_rule"])
+def test_an_id_given_twice_is_refused_whichever_kind_of_rule(kind: str) -> None:
+    existing = next(iter(REGISTRY.values()))
+    if kind == "rule":
+        again = rule(existing.id, "warning", "again")(lambda ctx: iter(()))
+    else:
+        again = input_rule(existing.id, "warning", "again", "doc")
+    with pytest.raises(ValueError, match=f"rule {existing.id} registered twice"):
+        registry(*REGISTRY.values(), again)
+
+
+def test_defining_a_rule_registers_nothing() -> None:
+    before = dict(REGISTRY)
+    rule("new-rule", "error", "s")(lambda ctx: iter(()))
+    input_rule("new-input-rule", "error", "s", "doc")
+    assert before == REGISTRY

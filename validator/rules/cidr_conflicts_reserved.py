@@ -1,0 +1,59 @@
+"""The `cidr-conflicts-reserved` rule: pools on the policy's reserved-cidrs.
+
+Calico checks none of the policy rules: they encode what a cluster's neighbours need and how the
+organisation labels its nodes. The rule names in `needs_config` the policy key that turns it on and
+yields nothing while that key is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..addresses import AddressIndex, intersection
+from ..config import ReservedRange
+from ..model import Finding
+from .base import Context, rule
+
+
+@rule("cidr-conflicts-reserved", "error", "A pool overlaps a range the policy's reserved-cidrs keeps free",
+      scope="object", needs_config="reserved-cidrs")
+def cidr_conflicts_reserved(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    With `reserved-cidrs` in the policy file, reports every pool whose CIDR shares an address with one of
+    those ranges, quoting the reason given for the range. Disabled pools are checked too.
+
+    ## Why is this bad?
+    A pod address inside the service CIDR, a node subnet, a VPN or an on-premises network makes traffic to
+    that network go to the pod instead (or the other way round): connections break in ways that only show
+    under load or from some nodes. Kubernetes' kubeadm guide warns that the pod network must not overlap
+    any host network; Calico does not check it.
+
+    ## Example
+    ```yaml
+    # reserved-cidrs: [{cidr: 10.96.0.0/12, reason: Kubernetes service CIDR}]
+    spec:
+      cidr: 10.96.0.0/16
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      cidr: 10.244.0.0/16
+    ```
+    """
+    reserved = ctx.config.reserved_cidrs
+    if not reserved:
+        return
+    index: AddressIndex[ReservedRange] = AddressIndex((r.network, r) for r in reserved)
+    for pool in ctx.pools():
+        net = pool.network
+        if net is None:
+            continue
+        for hit in sorted(index.overlapping(net), key=lambda r: (r.network.version, r.network)):
+            shared = intersection(net, hit.network)
+            how = "lies inside" if shared == net else "contains"
+            yield ctx.finding(
+                f"{pool.describe()} {how} reserved range {hit.network} ({hit.reason}): {shared} is "
+                f"reserved in the policy file", pool.resource, pool.source,
+                f"move the pool out of {hit.network}", subject=str(hit.network))

@@ -1,0 +1,88 @@
+"""The `cidr-invalid` rule: a pool's cidr that Calico refuses.
+
+Calico's checks are read from projectcalico/calico `api/pkg/apis/projectcalico/v3/ippool.go` (the CEL
+rules on IPPoolSpec) and `libcalico-go/lib/validator/v3/validator.go` (validateIPPoolSpec).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from ..model import Finding
+from .base import Context, rule
+
+MAX_CIDR_LENGTH = 48
+
+
+CALICO_CIDR = ("calicoctl and the Calico API server, all versions (libcalico-go clientv3 ippool.go: "
+               "'IPPool CIDR must be a valid subnet', 'is not strictly masked'); the IPPool CRD since "
+               "v3.32.0 (format cidr, maxLength 48) and its CEL rule since v3.33 ('IPPool CIDR must be "
+               "strictly masked'); the operator (ValidatePools: 'IP pool CIDR is invalid'; it masks host "
+               "bits silently)")
+
+
+@rule("cidr-invalid", "error",
+      "The pool's cidr is empty, not a CIDR, longer than 48 characters, or has host bits set",
+      calico=CALICO_CIDR, scope="object")
+def cidr_invalid(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Checks that `spec.cidr` is a network in CIDR notation (`10.244.0.0/16`), strictly masked (no host
+    bits set), at most 48 characters. A missing or non-string `cidr` is schema-invalid's to report.
+    For the operator's Installation, host bits are not a fault: the operator masks the CIDR itself.
+
+    ## Why is this bad?
+    Calico refuses such a pool ("IPPool CIDR must be a valid subnet"; a bare address such as `10.0.0.1`
+    is not a pool, even though Calico's stand-alone validator would read it as a /32; `10.244.1.0/16`
+    has host bits set and Calico wants it "strictly masked"; the CRD allows 48 characters). A GitOps
+    controller then loops on a failing apply, and the nodes it was meant for get no addresses.
+
+    ## Example
+    ```yaml
+    spec:
+      cidr: 10.244.1.0/16
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      cidr: 10.244.0.0/16
+    ```
+    """
+    for pool in ctx.pools():
+        text = pool.spec.get("cidr")
+        if not isinstance(text, str):
+            continue  # missing or of the wrong type: schema-invalid
+        problem, hint = _cidr_problem(text)
+        if problem:
+            yield ctx.finding(f"{pool.resource}: {problem}", pool.resource, pool.source, hint)
+
+
+def _cidr_problem(text: str) -> tuple[str, str]:
+    if text == "":
+        return "spec.cidr is empty (Calico: IPPool CIDR must be specified)", \
+            "set spec.cidr to a network such as 10.244.0.0/16"
+    if len(text) > MAX_CIDR_LENGTH:
+        return (f"spec.cidr is {len(text)} characters long; Calico's IPPool CRD allows at most "
+                f"{MAX_CIDR_LENGTH}", "write the network in its short form, e.g. fd00:10::/64")
+    if "/" not in text:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
+                    "write it as address/prefix, e.g. 10.244.0.0/16")
+        return (f"spec.cidr {text!r} is a single address, not a network (Calico: IPPool CIDR must be a "
+                "valid subnet)",
+                f"write it with a prefix length, e.g. {address}/{address.max_prefixlen} for one address")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
+                "write it as address/prefix, e.g. 10.244.0.0/16")
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        return (f"spec.cidr {text!r} has host bits set (Calico: IPPool CIDR must be strictly masked)",
+                f"did you mean {network}?")
+    return "", ""

@@ -1,0 +1,54 @@
+"""The `fallback-missing` rule: topology pools without an all() fallback.
+
+IPAM gives a pod on node N an address from an enabled pool whose nodeSelector matches N's labels and
+whose allowedUses include Workload (calico-facts.md, "IPAM behaviour"); the rule asks that question
+for every node at once through the view's node bitsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..analysis import selector_of
+from ..model import Finding, family_name
+from .base import Context, rule
+from .common import some_of
+
+
+@rule("fallback-missing", "warning",
+      "Pools use node selectors but no enabled pool of the family selects every node")
+def fallback_missing(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    When pools of an IP family use node selectors, checks that at least one enabled pool of that family
+    selects every node: its `nodeSelector` is `all()`, empty or absent.
+
+    ## Why is this bad?
+    Topology pools cover the nodes that exist today. A new node that is not yet labelled (or carries a
+    new rack or zone value) matches none of them and its pods get no address. Calico's tutorial advises
+    to "assign at least one IP Pool to every node".
+
+    ## Example
+    ```yaml
+    # rack-1: nodeSelector rack == "1";  rack-2: nodeSelector rack == "2";  nothing else
+    ```
+
+    ## Use instead
+    Keep an enabled pool with `nodeSelector: all()` as a fallback (or turn this rule off in the policy file
+    with `require-fallback: false` when strict topology is the point).
+    """
+    if not ctx.cluster_wide or not ctx.config.require_fallback:
+        return
+    for version, pools in sorted(ctx.view.workload_pools.items()):
+        if ctx.view.fallback_pools(version):
+            continue
+        topology = [p for p in pools if selector_of(p) is not None]
+        if not topology:
+            continue
+        first = min(topology, key=lambda p: p.source)
+        yield ctx.finding(
+            f"no enabled {family_name(version)} pool selects every node: a new or unlabelled node matches "
+            f"none of {some_of([f'{p.name} ({p.node_selector})' for p in topology])}",
+            None, first.source,
+            f"add an enabled {family_name(version)} pool with nodeSelector: all() as fallback",
+            subject=family_name(version))

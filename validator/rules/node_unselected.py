@@ -1,0 +1,57 @@
+"""The `node-unselected` rule: nodes that no enabled pool of a family selects.
+
+IPAM gives a pod on node N an address from an enabled pool whose nodeSelector matches N's labels and
+whose allowedUses include Workload (calico-facts.md, "IPAM behaviour"); the rule asks that question
+for every node at once through the view's node bitsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Finding, family_name
+from .base import Context, rule
+from .common import labels_text, selector_keys, some_of
+
+
+@rule("node-unselected", "error", "A node that no enabled pool of an IP family in use selects",
+      needs_nodes=True)
+def node_unselected(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    For each IP family that has at least one enabled pool for workloads, finds the known nodes that no
+    such pool's `nodeSelector` matches. Nodes come from `Node`/`NodeList` manifests or `--nodes`.
+
+    ## Why is this bad?
+    Pods scheduled on that node never get an address: they hang in ContainerCreating with an IPAM error.
+    The Calico tutorial on topology pools makes this mistake: its pools select `rack == "0"` and
+    `rack == "1"` while its nodes are labelled `rack=1` and `rack=2`.
+
+    ## Example
+    ```yaml
+    # IPPool rack-0: nodeSelector rack == "0";  Node worker-2: labels rack=2
+    ```
+
+    ## Use instead
+    Fix the selector or the label so that every node is selected, and keep an enabled `all()` pool as
+    a fallback for nodes that match no topology pool.
+    """
+    nodes = ctx.nodes()
+    if not nodes:
+        return
+    for version, pools in sorted(ctx.view.workload_pools.items()):
+        unserved = ctx.view.unserved_bits(version)
+        position = ctx.view.node_position
+        stranded = [node for node in nodes if unserved >> position(node) & 1] if unserved else []
+        if not stranded:
+            continue
+        keys = selector_keys(pools)
+        pool_text = some_of([f"{p.name} ({p.node_selector or 'all()'})" for p in pools])
+        for node in stranded:
+            yield ctx.finding(
+                f"{node.resource} ({labels_text(node, keys or None)}) is selected by no enabled "
+                f"{family_name(version)} pool, so its pods get no {family_name(version)} address; "
+                f"pools: {pool_text}",
+                node.resource, node.source,
+                "fix the pool's nodeSelector or the node's labels, or add an all() fallback pool",
+                subject=family_name(version))

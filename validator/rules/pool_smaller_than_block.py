@@ -1,0 +1,54 @@
+"""The `pool-smaller-than-block` rule: an enabled pool that holds no block.
+
+Calico's checks are read from projectcalico/calico `api/pkg/apis/projectcalico/v3/ippool.go` (the CEL
+rules on IPPoolSpec) and `libcalico-go/lib/validator/v3/validator.go` (validateIPPoolSpec).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Finding
+from .base import Context, rule
+
+
+@rule("pool-smaller-than-block", "error", "An enabled pool's prefix is longer than its block size",
+      calico="calicoctl and the Calico API server, all versions (validator/v3 and clientv3: 'IP pool size is "
+             "too small'); the IPPool CRD's CEL rule since v3.33; the operator (ValidatePools), even for a "
+             "pool with disableNewAllocations", scope="object")
+def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Checks that an enabled pool holds at least one block: its prefix length must not be longer than its
+    block size (a `/28` pool cannot hold one `/26` block; without `blockSize` the default /26 or /122
+    counts). Disabled pools are exempt, as in Calico; the operator checks its pools even when they have
+    `disableNewAllocations: true`, and so does this rule for them.
+
+    ## Why is this bad?
+    Calico rejects it ("IP pool size is too small"): IPAM hands out whole blocks, and there is none.
+
+    ## Example
+    ```yaml
+    spec:
+      cidr: 10.0.0.0/28
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      cidr: 10.0.0.0/28
+      blockSize: 28
+    ```
+    """
+    for pool in ctx.pools():
+        operator = pool.origin == "operator"
+        if pool.disabled and not operator or pool.network is None or pool.block_size is None:
+            continue
+        if operator and pool.spec.get("blockSize") == 0:
+            continue  # the operator rejects blockSize 0 itself: block-size-invalid
+        if pool.network.prefixlen > pool.block_size:
+            yield ctx.finding(
+                f"{pool.describe()}: the pool is smaller than one /{pool.block_size} block (Calico: IP pool "
+                "size is too small for use with Calico IPAM. It must be equal to or greater than the block "
+                "size)", pool.resource, pool.source,
+                f"set blockSize to at least {pool.network.prefixlen}, or widen the cidr")

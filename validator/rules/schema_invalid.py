@@ -1,0 +1,127 @@
+"""The `schema-invalid` rule: objects that break their JSON Schema, and the schema loading it uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ..model import Finding, Manifest, Source
+from .base import Context, rule
+
+SCHEMA_PACKAGE_DIR = "schemas"
+
+
+def schema_dir() -> Path:
+    """Where the JSON Schemas live: in the package, always (policies/schemas is a link to it for editors)."""
+    return Path(str(resources.files("validator") / SCHEMA_PACKAGE_DIR))
+
+
+@cache
+def validator_for(name: str) -> Draft202012Validator:
+    with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
+        schema = json.load(handle)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _path_text(path: Any) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "(object)"
+
+
+def describe_error(error: ValidationError) -> str:
+    where = _path_text(error.absolute_path)
+    if error.validator == "pattern" and list(error.absolute_path)[-1:] == ["name"]:
+        return f"{where} {error.instance!r} is not a valid name (lowercase letters, digits, '-' and '.')"
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message.replace('Additional properties are not allowed', 'unknown field')}"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"{where} {error.instance!r} is not one of {allowed} (case-sensitive)"
+    if error.validator == "type":
+        return f"{where} {error.instance!r} is not of type {error.validator_value}"
+    return f"{where}: {error.message}"
+
+
+def schema_errors(manifest: Manifest) -> list[ValidationError]:
+    if not manifest.schema:
+        return []
+    try:
+        return sorted(validator_for(manifest.schema).iter_errors(without_nulls(manifest.body)),
+                      key=lambda e: [str(p) for p in e.absolute_path])
+    except RecursionError:
+        return [ValidationError("the object nests too deeply to check")]
+
+
+def without_nulls(value: Any) -> Any:
+    """The object as the API server validates it: a field set to null (`annotations:` with nothing after it)
+    is dropped before a CRD's schema is applied, as Kubernetes prunes nulls of non-nullable fields."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+@rule("schema-invalid", "error", "An unknown field, a wrong type or a bad enum value in a Calico object",
+      calico="kube-apiserver (the CRD's OpenAPI schema) and calicoctl's strict decoding", scope="object")
+def schema_invalid(ctx: Context) -> Iterator[Finding]:
+    """
+    ## What it does
+    Checks IPPool, IPReservation, IPAMConfiguration and the operator's
+    `Installation.spec.calicoNetwork.ipPools`
+    against JSON Schemas kept in `policies/schemas/` (written from Calico's API types): required fields,
+    unknown fields, types (`"true"` is not a boolean, `"26"` is not an integer) and case-sensitive enum
+    values (`ipipMode: always` is not `Always`). The line is the field's own line.
+
+    ## Why is this bad?
+    The API server rejects the object, or (older CRDs without a structural schema) silently drops the
+    unknown field: `ipipmode: Always` with a lower-case m leaves encapsulation off.
+
+    ## Example
+    ```yaml
+    spec:
+      cidr: 10.244.0.0/16
+      natOutgoing: "true"
+      ipipMode: always
+    ```
+
+    ## Use instead
+    ```yaml
+    spec:
+      cidr: 10.244.0.0/16
+      natOutgoing: true
+      ipipMode: Always
+    ```
+    """
+    for manifest in ctx.cluster.manifests:
+        if ctx.focus is not None and manifest.resource not in ctx.focus.objects:
+            continue
+        for error in schema_errors(manifest):
+            line = _error_line(manifest, error)
+            yield ctx.finding(f"{manifest.resource}: {describe_error(error)}", manifest.resource,
+                              Source(manifest.source.file, line),
+                              "see the field reference in Calico's IPPool documentation",
+                              subject=_path_text(error.absolute_path) + ":" + str(error.validator))
+
+
+def _error_line(manifest: Manifest, error: ValidationError) -> int:
+    """The line of the offending field; for unknown fields, the first unknown key rather than its parent."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        lines = [manifest.line_of((*path, key)) for key in error.instance
+                 if key not in known and isinstance(key, str)]
+        if lines:
+            return min(lines)
+    return manifest.line_of(path)

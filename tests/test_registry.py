@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
 import validator.rules
 from validator.rules import REGISTRY
 from validator.rules.base import Rule, input_rule, registry, rule
+from validator.rules.catalog import rule_text
 
 NOT_RULES = {"base", "catalog", "common"}  # what a rule is, the docs it renders, the helpers rules share
 
@@ -52,3 +54,25 @@ def test_defining_a_rule_registers_nothing() -> None:
     rule("new-rule", "error", "s")(lambda ctx: iter(()))
     input_rule("new-input-rule", "error", "s", "doc")
     assert before == REGISTRY
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("rule_id", list(REGISTRY))
+def test_a_rule_knows_where_its_code_and_cases_are(rule_id: str) -> None:
+    registered = REGISTRY[rule_id]
+    assert (REPO / registered.code_path).is_file()
+    assert sorted((REPO / registered.cases_path).glob("bad-*.yaml"))
+    if registered.id != "yaml-invalid":  # its findings come from the sources; it checks nothing itself
+        assert registered.check.__module__ == registered.module
+    assert registered in vars(importlib.import_module(registered.module)).values()
+
+
+def test_rule_text_says_where_the_code_and_cases_are() -> None:
+    text = rule_text(REGISTRY["cidr-reserved"])
+    assert text.startswith("# cidr-reserved (error)\n\nThe pool overlaps loopback, multicast or unspecified "
+                           "addresses.\n\nAlso enforced by Calico: no, this is an ippool-validator check\n")
+    assert "Code: `validator/rules/cidr_reserved.py`; cases: `tests/fixtures/rules/cidr-reserved/`" in text
+    assert text.endswith(REGISTRY["cidr-reserved"].doc + "\n")
+    assert "Also enforced by Calico: calicoctl" in rule_text(REGISTRY["pool-overlap"])

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..model import Cluster
 
 DOCS_URL = "https://github.com/ippool-validator/ippool-validator/blob/main/docs/rules.md#"
+CASES_DIR = "tests/fixtures/rules"  # one folder of bad-*.yaml and good-*.yaml per rule id
 Scope = Literal["object", "relation"]
 
 
@@ -84,6 +85,21 @@ class Rule:
     @property
     def help_uri(self) -> str:
         return DOCS_URL + self.id
+
+    @property
+    def module(self) -> str:
+        """The module that holds the rule: named from its id (tests/test_registry.py holds this)."""
+        return f"{__package__}.{self.id.replace('-', '_')}"
+
+    @property
+    def code_path(self) -> str:
+        """Where the rule's code is, relative to the repository root."""
+        return self.module.replace(".", "/") + ".py"
+
+    @property
+    def cases_path(self) -> str:
+        """Where the rule's bad and good cases are, relative to the repository root."""
+        return f"{CASES_DIR}/{self.id}/"
 
 
 def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", needs_nodes: bool = False,

@@ -73,6 +73,19 @@ def _demote(doc: str) -> str:
     return "\n".join("#" + line if line.startswith("## ") else line for line in doc.splitlines())
 
 
+def where_text(rule: Rule) -> str:
+    """Where a newcomer finds the rule: its module and its folder of cases (paths in the repository)."""
+    return f"Code: `{rule.code_path}`; cases: `{rule.cases_path}` (bad-*.yaml, good-*.yaml)"
+
+
+def rule_text(rule: Rule) -> str:
+    """One rule as `ippool-validator rules ID` prints it: heading, summary, Calico note, where its code and
+    cases are, and its doc."""
+    calico = rule.calico or "no, this is an ippool-validator check"
+    return (f"# {rule.id} ({rule.severity})\n\n{rule.summary}.\n\nAlso enforced by Calico: {calico}\n\n"
+            f"{where_text(rule)}\n\n{rule.doc}\n")
+
+
 def markdown_reference(rules: Iterable[Rule] | None = None) -> str:
     """The full rule reference: one section per rule, anchored by its id (the `help_uri` target)."""
     parts = ["# Rules", "",
@@ -87,6 +100,8 @@ def markdown_reference(rules: Iterable[Rule] | None = None) -> str:
             f"**{rule.severity}**: {rule.summary}.",
             "",
             f"Enforced by Calico: {calico}",
+            "",
+            where_text(rule) + ".",
             "",
             _demote(rule.doc),
             "",

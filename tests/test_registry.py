@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import validator.rules
+from validator.model import Source
 from validator.rules import REGISTRY
 from validator.rules.base import Rule, input_rule, registry, rule
 from validator.rules.catalog import rule_text
@@ -76,3 +77,16 @@ def test_rule_text_says_where_the_code_and_cases_are() -> None:
     assert "Code: `validator/rules/cidr_reserved.py`; cases: `tests/fixtures/rules/cidr-reserved/`" in text
     assert text.endswith(REGISTRY["cidr-reserved"].doc + "\n")
     assert "Also enforced by Calico: calicoctl" in rule_text(REGISTRY["pool-overlap"])
+
+
+def test_the_sources_take_yaml_invalid_severity_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No severity is written in the sources: a registry that said warning would make it a warning."""
+    from dataclasses import replace
+
+    from validator.sources.files import input_problem
+
+    assert input_problem("a.yaml", 3, "broken").severity == REGISTRY["yaml-invalid"].severity == "error"
+    monkeypatch.setitem(REGISTRY, "yaml-invalid", replace(REGISTRY["yaml-invalid"], severity="warning"))
+    problem = input_problem("a.yaml", 3, "broken")
+    assert (problem.rule, problem.severity) == ("yaml-invalid", "warning")
+    assert problem.source == Source("a.yaml", 3)

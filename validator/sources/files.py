@@ -53,7 +53,9 @@ class Document:
 
 
 def input_problem(file: str, line: int, message: str, hint: str = "") -> Finding:
-    return Finding("yaml-invalid", "error", message, None, Source(file, line), hint)
+    from ..rules import REGISTRY  # the rule's severity is the registry's; imported when a file is bad
+
+    return Finding("yaml-invalid", REGISTRY["yaml-invalid"].severity, message, None, Source(file, line), hint)
 
 
 def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:

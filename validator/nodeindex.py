@@ -4,7 +4,7 @@ A cluster check asks "which nodes does each pool select?" for every pool and oft
 hypothetical change to a pool. Evaluating each selector against each node is O(selectors x nodes) in
 Python; here each node is one bit, an inverted index maps ``key -> value -> bits``, and a selector is
 evaluated once over all nodes by ``&``, ``|`` and ``~`` on arbitrary-precision ints (C loops over
-machine words). ``selector.Node.select`` defines the algebra; this module only provides the sets.
+machine words). ``selector.Expr.select`` defines the algebra; this module only provides the sets.
 
 Memory stays O(total labels): a value held by a single node (a hostname) is stored as that node's
 index and turned into ``1 << i`` only when asked for, so 10,000 unique hostnames do not cost

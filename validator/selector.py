@@ -191,8 +191,9 @@ def _quote(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
-class Node:
-    """One operation of a selector; ``select`` must equal ``matches`` applied to every member."""
+class Expr:
+    """One operation of a selector (an expression of its syntax tree; `Node` is the Kubernetes object, in
+    model.py); ``select`` must equal ``matches`` applied to every member."""
 
     __slots__ = ()
 
@@ -205,12 +206,12 @@ class Node:
     def render(self) -> str:
         raise NotImplementedError
 
-    def children(self) -> tuple[Node, ...]:
+    def children(self) -> tuple[Expr, ...]:
         return ()
 
 
 @dataclass(frozen=True, slots=True)
-class ConstantNode(Node):
+class ConstantExpr(Expr):
     """``all()`` or ``global()``: Calico evaluates both to true for any labels."""
 
     name: str
@@ -225,11 +226,11 @@ class ConstantNode(Node):
         return self.name
 
 
-ALL, GLOBAL = ConstantNode("all()"), ConstantNode("global()")
+ALL, GLOBAL = ConstantExpr("all()"), ConstantExpr("global()")
 
 
 @dataclass(frozen=True, slots=True)
-class HasNode(Node):
+class HasExpr(Expr):
     key: str
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -252,7 +253,7 @@ _TESTS: dict[str, Callable[[str, str], bool]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class ValueNode(Node):
+class ValueExpr(Expr):
     """``key op "value"``. An absent label satisfies only ``!=`` (Calico's LabelNeValueNode)."""
 
     key: str
@@ -284,7 +285,7 @@ class ValueNode(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class SetNode(Node):
+class SetExpr(Expr):
     """``key in {...}`` or ``key not in {...}``. An absent label satisfies only ``not in``."""
 
     key: str
@@ -305,8 +306,8 @@ class SetNode(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class NotNode(Node):
-    operand: Node
+class NotExpr(Expr):
+    operand: Expr
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return not self.operand.matches(labels)
@@ -316,21 +317,21 @@ class NotNode(Node):
 
     def render(self) -> str:
         inner = self.operand.render()
-        return f"!({inner})" if isinstance(self.operand, NotNode) else f"!{inner}"
+        return f"!({inner})" if isinstance(self.operand, NotExpr) else f"!{inner}"
 
-    def children(self) -> tuple[Node, ...]:
+    def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
 
 
 @dataclass(frozen=True, slots=True)
-class JunctionNode(Node):
+class JunctionExpr(Expr):
     """``(a && b ...)`` or ``(a || b ...)``, nested exactly as written, as Calico keeps it.
 
     Loops rather than all()/any() and generators: one stack frame per level of nesting.
     """
 
     op: str
-    operands: tuple[Node, ...]
+    operands: tuple[Expr, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         decisive = self.op == "||"
@@ -359,7 +360,7 @@ class JunctionNode(Node):
             parts.append(operand.render())
         return "(" + f" {self.op} ".join(parts) + ")"
 
-    def children(self) -> tuple[Node, ...]:
+    def children(self) -> tuple[Expr, ...]:
         return self.operands
 
 
@@ -367,7 +368,7 @@ class JunctionNode(Node):
 class Selector:
     """A parsed selector; equal selectors render to the same canonical text."""
 
-    root: Node
+    root: Expr
     canonical: str = field(init=False, compare=False, repr=False)
     keys: frozenset[str] = field(init=False, compare=False, repr=False)
     uses_global: bool = field(init=False, compare=False, repr=False)
@@ -429,10 +430,10 @@ class _Parser:
             found = f"'{self.text[tok.pos : tok.end][:40]}'"
         raise SelectorError(f"expected {expected}, found {found}{note}", tok.pos)
 
-    def parse(self) -> Node:
-        opened: list[tuple[list[Node], list[Node], bool, int]] = []
-        ors: list[Node] = []
-        ands: list[Node] = []
+    def parse(self) -> Expr:
+        opened: list[tuple[list[Expr], list[Expr], bool, int]] = []
+        ors: list[Expr] = []
+        ands: list[Expr] = []
         while True:
             negated = False
             while self.tokens[self.i].kind == _NOT:
@@ -442,17 +443,17 @@ class _Parser:
                 ors, ands, self.i = [], [], self.i + 1
                 continue
             node = self.operation()
-            node = NotNode(node) if negated else node
+            node = NotExpr(node) if negated else node
             while True:
                 ands.append(node)
                 kind = self.tokens[self.i].kind
                 if kind == "&&":
                     break
-                ors.append(ands[0] if len(ands) == 1 else JunctionNode("&&", tuple(ands)))
+                ors.append(ands[0] if len(ands) == 1 else JunctionExpr("&&", tuple(ands)))
                 ands = []
                 if kind == "||":
                     break
-                expr = ors[0] if len(ors) == 1 else JunctionNode("||", tuple(ors))
+                expr = ors[0] if len(ors) == 1 else JunctionExpr("||", tuple(ors))
                 if not opened:
                     if kind == _EOF:
                         return expr
@@ -460,15 +461,15 @@ class _Parser:
                 if kind != ")":
                     self.fail(f"'&&', '||' or ')' to close the '(' at column {opened[-1][3] + 1}")
                 ors, ands, negated, _ = opened.pop()
-                node = NotNode(expr) if negated else expr
+                node = NotExpr(expr) if negated else expr
                 self.i += 1
             self.i += 1
 
-    def operation(self) -> Node:
+    def operation(self) -> Expr:
         tok = self.tokens[self.i]
         if tok.kind == "has()":
             self.i += 1
-            return HasNode(tok.value)
+            return HasExpr(tok.value)
         if tok.kind in _LEAVES:
             self.i += 1
             return _LEAVES[tok.kind]
@@ -481,10 +482,10 @@ class _Parser:
             if self.tokens[self.i].kind != _STRING:
                 self.fail(f"a quoted string after '{op}'")
             self.i += 1
-            return ValueNode(tok.value, op, self.tokens[self.i - 1].value)
+            return ValueExpr(tok.value, op, self.tokens[self.i - 1].value)
         if op in ("in", "not in"):
             self.i += 1
-            return SetNode(tok.value, op, self.set_literal(op))
+            return SetExpr(tok.value, op, self.set_literal(op))
         self.fail(f"an operator ({_OPERATORS}) after label '{tok.value[:40]}'")
 
     def set_literal(self, op: str) -> frozenset[str]:

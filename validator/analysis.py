@@ -79,9 +79,6 @@ class ClusterView:
             self._selected[id(pool)] = bits
         return bits
 
-    def selected_nodes(self, pool: Pool) -> list[Node]:
-        return self.members(self.selected_bits(pool))
-
     def members(self, bits: int) -> list[Node]:
         nodes = self.cluster.nodes
         return [nodes[i] for i in self.node_index.members(bits)]
@@ -109,10 +106,6 @@ class ClusterView:
         """Nodes that no enabled workload pool of this IP version selects."""
         return self.node_index.all_bits & ~self._served.get(version, 0)
 
-    def pools_serving(self, node_position: int, version: int) -> list[Pool]:
-        bit = 1 << node_position
-        return [p for p in self.workload_pools.get(version, []) if self.selected_bits(p) & bit]
-
     def fallback_pools(self, version: int) -> list[Pool]:
         """Enabled workload pools of this version whose selector is all() (or absent)."""
         found = self._fallback.get(version)
@@ -120,10 +113,6 @@ class ClusterView:
             found = self._fallback[version] = [
                 pool for pool in self.workload_pools.get(version, []) if _selects_all(pool)]
         return found
-
-    def node_positions(self, nodes: Iterable[Node]) -> list[int]:
-        wanted = {id(n) for n in nodes}
-        return [i for i, n in enumerate(self.cluster.nodes) if id(n) in wanted]
 
     def pods_demand(self, bits: int, default_max_pods: int) -> int:
         """Addresses the selected nodes' pods need: each node's own pod capacity, or the default."""

@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .config import CONFIG_NAME, DEFAULT_MAX_PODS, Config, ConfigError, find_config, load_config
-from .model import Cluster
+from .model import DEFAULT_MAX_BODY_BYTES, Cluster
 from .report import FORMATS, Report, render
 from .rules import REGISTRY
 from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_paths
@@ -172,7 +172,8 @@ def rules_cmd(rule_id: str | None) -> None:
                    "internal error); Node writes are then always admitted.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="Policy file (rule levels, max-pods, address plan) [default: built-in defaults].")
-@click.option("--max-body-bytes", type=click.IntRange(1024), default=3 * 1024 * 1024, show_default=True,
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=DEFAULT_MAX_BODY_BYTES,
+              show_default=True,
               help="Refuse AdmissionReview bodies larger than this (413).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes; each watches the cluster itself (see the README).")

@@ -25,6 +25,8 @@ DEFAULT_BLOCK_SIZE: dict[int, int] = {4: 26, 6: 122}
 BLOCK_SIZE_RANGE: dict[int, tuple[int, int]] = {4: (20, 32), 6: (116, 128)}
 DEFAULT_ALLOWED_USES = ("Workload", "Tunnel")
 DEFAULT_MAX_BLOCKS_PER_HOST = 20
+# kube-apiserver's MaxRequestBodyBytes, the largest write it accepts: the webhook's default body limit
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
 IGNORE_ANNOTATION = "ippool-validator.io/ignore"
 IGNORE_REASON_ANNOTATION = "ippool-validator.io/ignore-reason"
 
@@ -297,11 +299,6 @@ class Finding:
     hint: str = ""
     related: tuple[Related, ...] = ()
     subject: str = ""
-
-    @property
-    def identity(self) -> tuple[Any, ...]:
-        """What makes this the same problem before and after a change (the message may differ)."""
-        return (self.rule, self.resource, tuple(r.resource for r in self.related), self.subject)
 
     def sort_key(self) -> tuple[str, int, str, str]:
         src = self.source or Source("", 0)

@@ -15,6 +15,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Config
+from ..model import DEFAULT_MAX_BODY_BYTES
 from .admission import AdmissionRequest, BadRequest, decode, parse_review, response
 from .decision import Decision, Mode, judge
 from .metrics import Metrics, now
@@ -22,7 +23,6 @@ from .routes import HEALTH_PATH, JUDGED_KINDS, METRICS_PATH, READY_PATH, VALIDAT
 from .state import State
 
 LOG = logging.getLogger("ippool_validator.webhook")
-DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
 DRAIN_FACTOR = 4  # a refused body is read (and dropped) up to 4 times the limit, then the connection closes
 
 
@@ -47,7 +47,6 @@ def create_app(state: State, config: Config | None = None, settings: Settings | 
     metrics = metrics or Metrics()
     app = Flask("ippool_validator")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["ippool_validator"] = {"state": state, "metrics": metrics, "config": config}
     state.subscribe(lambda: metrics.observe_state(state))  # gauges current even in a worker never scraped
 
     @app.post(VALIDATE_PATH)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config
+from ..model import DEFAULT_MAX_BODY_BYTES
 from .server import CertificateStore, WebhookServer, gunicorn_options
 
 
@@ -31,7 +32,7 @@ class ServeOptions:
     state: str = "cluster"
     mode: str = "enforce"
     on_error: str = "deny"
-    max_body_bytes: int = 3 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     workers: int = 1
     threads: int = 8
     kubeconfig: str | None = None

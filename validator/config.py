@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from .model import IPNet
+from .model import IPNet, read_cidr
 
 Level = Literal["off", "warning", "error"]
 LEVELS: tuple[Level, ...] = ("off", "warning", "error")
@@ -212,21 +212,14 @@ def _value_problems(data: Mapping[str, Any], node: yaml.Node | None) -> Iterator
 
 
 def _cidr_problem(text: str) -> str:
-    if "/" not in text:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return f"{text!r} is not a CIDR (write it as address/prefix, e.g. 10.96.0.0/12)"
-        single = f"{address}/{address.max_prefixlen}"
+    reading = read_cidr(text)
+    if reading.shape == "invalid":
+        return f"{text!r} is not a CIDR (write it as address/prefix, e.g. 10.96.0.0/12)"
+    if reading.address is not None:
+        single = f"{reading.address}/{reading.address.max_prefixlen}"
         return f"{text!r} is an address, not a network (write {single} for one address)"
-    try:
-        ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            return f"{text!r} is not a CIDR (write it as address/prefix, e.g. 10.96.0.0/12)"
-        return f"{text!r} has host bits set (did you mean {network}?)"
+    if reading.shape == "host-bits":
+        return f"{text!r} has host bits set (did you mean {reading.network}?)"
     return ""
 
 

@@ -20,6 +20,7 @@ OPERATOR = "operator.tigera.io/v1"
 CALICO_API_VERSIONS = (V3, V1)
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Family = Literal[4, 6]
 DEFAULT_BLOCK_SIZE: dict[int, int] = {4: 26, 6: 122}
 BLOCK_SIZE_RANGE: dict[int, tuple[int, int]] = {4: (20, 32), 6: (116, 128)}
@@ -58,14 +59,44 @@ def family_name(version: int) -> str:
     return "IPv6" if version == 6 else "IPv4"
 
 
+@dataclass(frozen=True)
+class CidrText:
+    """How Calico's parsers read a CIDR as written: one reading serves every rule and the policy check that
+    diagnoses CIDRs (each says in its own words what is wrong)."""
+
+    shape: Literal["network", "host-bits", "address", "invalid"]
+    network: IPNet | None = None  # for "network", and the masked network for "host-bits"
+    address: IPAddress | None = None  # for "address": a bare address, with no prefix length
+
+    @property
+    def network_masked(self) -> IPNet | None:
+        """The network with any host bits cleared, as clientv3 normalizes it; None if it is not one."""
+        return self.network if self.shape in ("network", "host-bits") else None
+
+
+def read_cidr(text: str) -> CidrText:
+    """`10.0.0.0/16` is a network, `10.0.1.0/16` has host bits, `10.0.0.1` is an address, the rest invalid."""
+    if "/" not in text:
+        try:
+            return CidrText("address", address=ipaddress.ip_address(text))
+        except ValueError:
+            return CidrText("invalid")
+    try:
+        return CidrText("network", ipaddress.ip_network(text, strict=True))
+    except ValueError:
+        pass
+    try:
+        return CidrText("host-bits", ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        return CidrText("invalid")
+
+
 def parse_cidr(text: Any) -> IPNet | None:
     """A CIDR as Calico accepts it: address/prefix text, strictly masked; anything else is None."""
-    if not isinstance(text, str) or "/" not in text:
+    if not isinstance(text, str):
         return None
-    try:
-        return ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        return None
+    reading = read_cidr(text)
+    return reading.network if reading.shape == "network" else None
 
 
 @dataclass(frozen=True)

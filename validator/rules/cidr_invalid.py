@@ -6,10 +6,9 @@ rules on IPPoolSpec) and `libcalico-go/lib/validator/v3/validator.go` (validateI
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
-from ..model import Finding
+from ..model import Finding, read_cidr
 from .base import Context, rule
 
 MAX_CIDR_LENGTH = 48
@@ -66,23 +65,16 @@ def _cidr_problem(text: str) -> tuple[str, str]:
     if len(text) > MAX_CIDR_LENGTH:
         return (f"spec.cidr is {len(text)} characters long; Calico's IPPool CRD allows at most "
                 f"{MAX_CIDR_LENGTH}", "write the network in its short form, e.g. fd00:10::/64")
-    if "/" not in text:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
-                    "write it as address/prefix, e.g. 10.244.0.0/16")
+    reading = read_cidr(text)
+    if reading.shape == "invalid":
+        return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
+                "write it as address/prefix, e.g. 10.244.0.0/16")
+    if reading.address is not None:
+        address = reading.address
         return (f"spec.cidr {text!r} is a single address, not a network (Calico: IPPool CIDR must be a "
                 "valid subnet)",
                 f"write it with a prefix length, e.g. {address}/{address.max_prefixlen} for one address")
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
-                "write it as address/prefix, e.g. 10.244.0.0/16")
-    try:
-        ipaddress.ip_network(text, strict=True)
-    except ValueError:
+    if reading.shape == "host-bits":
         return (f"spec.cidr {text!r} has host bits set (Calico: IPPool CIDR must be strictly masked)",
-                f"did you mean {network}?")
+                f"did you mean {reading.network}?")
     return "", ""

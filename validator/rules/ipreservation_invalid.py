@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
-from ..model import Finding
+from ..model import Finding, read_cidr
 from .base import Context, rule
 
 
@@ -51,15 +50,12 @@ def ipreservation_invalid(ctx: Context) -> Iterator[Finding]:
 
 
 def _reservation_problem(text: str) -> tuple[str, str]:
-    if "/" not in text:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return f"{text!r} is not a CIDR (Calico: reservedCIDRs must be valid CIDRs)", ""
+    """Host bits are allowed in a reservation, as in Calico."""
+    reading = read_cidr(text)
+    if reading.shape == "invalid":
+        return f"{text!r} is not a CIDR (Calico: reservedCIDRs must be valid CIDRs)", ""
+    if reading.address is not None:
+        address = reading.address
         return (f"{text!r} is a single address; Calico's IPReservation CRD (v3.33+) wants CIDR notation",
                 f"write {address}/{address.max_prefixlen}")
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return f"{text!r} is not a CIDR (Calico: reservedCIDRs must be valid CIDRs)", ""
     return "", ""

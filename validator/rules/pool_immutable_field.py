@@ -10,11 +10,10 @@ master 40788b9b, `pkg/controller/ippool/pool_controller.go`.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from ..model import DEFAULT_BLOCK_SIZE, Finding, IPNet, Pool
+from ..model import DEFAULT_BLOCK_SIZE, Finding, IPNet, Pool, read_cidr
 from .base import Context, rule
 
 RULE_ID = "pool-immutable-field"
@@ -85,12 +84,7 @@ def update_problems(old: Pool, new: Pool) -> list[Finding]:
 def _network(pool: Pool) -> IPNet | None:
     """The pool's network as clientv3 normalizes it (host bits cleared); None if it does not parse."""
     text = pool.spec.get("cidr")
-    if not isinstance(text, str) or "/" not in text:
-        return None
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
+    return read_cidr(text).network_masked if isinstance(text, str) else None
 
 
 def _block_size(pool: Pool) -> Any:

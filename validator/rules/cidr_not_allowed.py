@@ -1,8 +1,7 @@
 """The `cidr-not-allowed` rule: pools outside the policy's allowed-cidrs.
 
-Calico checks none of the policy rules: they encode what a cluster's neighbours need and how the
-organisation labels its nodes. The rule names in `needs_config` the policy key that turns it on and
-yields nothing while that key is absent.
+ippool-validator's own check (Calico checks none of this), on when the policy file sets `allowed-cidrs`.
+Ranges are looked up in an `AddressIndex`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The `fallback-missing` rule: topology pools without an all() fallback.
 
-IPAM gives a pod on node N an address from an enabled pool whose nodeSelector matches N's labels and
-whose allowedUses include Workload (calico-facts.md, "IPAM behaviour"); the rule asks that question
-for every node at once through the view's node bitsets.
+Calico's tutorial on topology pools: "assign at least one IP Pool to every node".
 """
 
 from __future__ import annotations

@@ -1,16 +1,7 @@
 """The `pool-capacity` rule: pools too small for the nodes they select.
 
-How Calico IPAM hands out addresses was read from projectcalico/calico master 87c15906,
-`libcalico-go/lib/ipam/ipam.go` (`autoAssign`, `determinePools`) and `ipam_block_reader_writer.go`
-(`findUsableBlock`), identical in v3.26.0 to v3.32.0 for what matters here:
-
-- A node may own at most `maxBlocksPerHost` blocks per IP family, counted over the pools it may use;
-  0 (the stored default, and what Calico assumes when there is no IPAMConfiguration) means 20.
-- At that limit a node that needs another block fails with "cannot allocate new block due to per host
-  block limit". It does not borrow from other nodes' blocks then, whatever `strictAffinity` says;
-  borrowing only happens when no free block is left in its pools, and never with `strictAffinity: true`.
-- New blocks are sought pool by pool in name order; a later pool is reached only when the earlier ones
-  have no free block.
+The block arithmetic (`block_limit`, `blocks_for`) is shared with node-block-limit in `common.py`; how
+Calico IPAM claims blocks is written down in node_block_limit.py.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The `pool-selects-nothing` rule: an enabled pool that selects no known node.
 
-IPAM gives a pod on node N an address from an enabled pool whose nodeSelector matches N's labels and
-whose allowedUses include Workload (calico-facts.md, "IPAM behaviour"); the rule asks that question
-for every node at once through the view's node bitsets.
+The view's node bitsets answer "which nodes does this selector match" for every pool at once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `pool-smaller-than-block` rule: an enabled pool that holds no block.
 
-Calico's checks are read from projectcalico/calico `api/pkg/apis/projectcalico/v3/ippool.go` (the CEL
-rules on IPPoolSpec) and `libcalico-go/lib/validator/v3/validator.go` (validateIPPoolSpec).
+Calico's own check: the IPPool CEL rules (`api/pkg/apis/projectcalico/v3/ippool.go`) and `validateIPPoolSpec`
+(`libcalico-go/lib/validator/v3/validator.go`), projectcalico/calico master 87c15906.
 """
 
 from __future__ import annotations

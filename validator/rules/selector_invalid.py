@@ -1,7 +1,8 @@
 """The `selector-invalid` rule: a pool selector Calico cannot use.
 
-Calico's checks are read from projectcalico/calico `api/pkg/apis/projectcalico/v3/ippool.go` (the CEL
-rules on IPPoolSpec) and `libcalico-go/lib/validator/v3/validator.go` (validateIPPoolSpec).
+Calico's own check: the IPPool CEL rules (`api/pkg/apis/projectcalico/v3/ippool.go`) and `validateIPPoolSpec`
+(`libcalico-go/lib/validator/v3/validator.go`), projectcalico/calico master 87c15906.
+The diagnosis, `common.selector_problem`, is shared with the rules that defer to it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The `selector-label-unknown` rule: selector keys outside topology-labels.
 
-Calico checks none of the policy rules: they encode what a cluster's neighbours need and how the
-organisation labels its nodes. The rule names in `needs_config` the policy key that turns it on and
-yields nothing while that key is absent.
+ippool-validator's own check (Calico checks none of this), on when the policy file sets `topology-labels`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """The `tunnel-namespace-selector` rule: Tunnel addresses with a namespaceSelector.
 
-Read from projectcalico/calico master 87c15906 and release tags v3.26.0 to v3.32.1: the IPPool CEL rules
-(`api/pkg/apis/projectcalico/v3/ippool.go`), the Go validator (`libcalico-go/lib/validator/v3/validator.go`
-`validateIPPoolSpec`) and clientv3 (`libcalico-go/lib/clientv3/ippool.go`); messages quote Calico's own
-reason. A fault is reported by one rule only: types and enum spellings are schema-invalid's, selector
-syntax is selector-invalid's.
+Calico's own check: `libcalico-go/lib/validator/v3/validator.go`, clientv3 `ippool.go` and the IPPool CEL
+rules, projectcalico/calico master 87c15906 and v3.26.0 to v3.32.1.
 """
 
 from __future__ import annotations

@@ -14,11 +14,10 @@ from functools import cached_property
 from typing import Any
 
 from .addresses import AddressIndex
+from .exemptions import Exemptions, exemptions
 from .model import Cluster, Node, Pool, Reservation, Resource
 from .nodeindex import NodeIndex
 from .selector import Selector, SelectorError, parse_selector
-
-Exemptions = dict[Resource, tuple[frozenset[str], str]]  # object -> (rules it ignores, the reason given)
 
 
 def selector_of(pool: Pool) -> Selector | None:
@@ -195,11 +194,9 @@ class ClusterView:
         return AddressIndex((net, res) for res in self.cluster.reservations for net in res.networks)
 
     def exemptions(self) -> Exemptions:
-        """The engine's exemptions (objects annotated `ippool-validator.io/ignore`), read once per view."""
+        """The exemptions (objects annotated `ippool-validator.io/ignore`), read once per view."""
         found = self.__dict__.get("_exemptions")
         if found is None:
-            from .engine import exemptions  # the engine owns the annotation's meaning
-
             found = self.__dict__["_exemptions"] = exemptions(self.cluster)
         return found
 

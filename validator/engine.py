@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from .analysis import ClusterView
 from .config import Config
-from .model import IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION, Cluster, Finding, Resource
+from .exemptions import Exemptions
+from .model import IGNORE_ANNOTATION, Cluster, Finding
 from .rules import REGISTRY, Rule
 from .rules.base import Context, Focus
 
@@ -35,18 +36,6 @@ def enabled_rules(config: Config) -> list[Rule]:
     return [r for r in REGISTRY.values() if config.rule_levels.get(r.id) != "off"]
 
 
-def exemptions(cluster: Cluster) -> dict[Resource, tuple[frozenset[str], str]]:
-    """Objects annotated `ippool-validator.io/ignore: "rule-a, rule-b"` (or "all"), with the reason given."""
-    found: dict[Resource, tuple[frozenset[str], str]] = {}
-    holders: Iterable = (*cluster.pools, *cluster.nodes, *cluster.reservations, *cluster.ipam)
-    for obj in holders:
-        value = obj.annotations.get(IGNORE_ANNOTATION) if obj.annotations else None
-        if value:
-            rules = frozenset(part.strip() for part in value.split(",") if part.strip())
-            found[obj.resource] = (rules, obj.annotations.get(IGNORE_REASON_ANNOTATION, ""))
-    return found
-
-
 def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = None,
         view: ClusterView | None = None) -> Result:
     """All findings for the cluster (or only those about the focus), sorted by file, line and rule."""
@@ -67,7 +56,7 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
     return result
 
 
-def apply_policy(raw: Iterable[Finding], config: Config, exempt: dict[Resource, tuple[frozenset[str], str]],
+def apply_policy(raw: Iterable[Finding], config: Config, exempt: Exemptions,
                  into: Result) -> None:
     """Give each finding its configured level, drop those turned off, and set aside the exempted ones."""
     for finding in raw:
@@ -83,7 +72,7 @@ def apply_policy(raw: Iterable[Finding], config: Config, exempt: dict[Resource, 
             into.findings.append(finding)
 
 
-def _exempted(finding: Finding, exempt: dict[Resource, tuple[frozenset[str], str]]) -> str | None:
+def _exempted(finding: Finding, exempt: Exemptions) -> str | None:
     if finding.resource is None:
         return None
     entry = exempt.get(finding.resource)

@@ -282,7 +282,7 @@ class DeltaView(ClusterView):
     def exemptions(self) -> Exemptions:
         found = self.__dict__.get("_exemptions")
         if found is None:
-            from ..engine import exemptions
+            from ..exemptions import exemptions
 
             changed = [*self._pools.added, *self._reservations.added, *([self._node] if self._node else [])]
             old = self.base.cluster

@@ -158,9 +158,20 @@ def render_notes(values: Mapping[str, Any] | None = None, kube_version: str | No
     return find(objects, "ConfigMap", "notes-probe")["data"]["notes"]
 
 
-def find(objects: Iterable[Manifest], kind: str, name: str | None = None) -> Manifest:
-    """The one rendered object of this kind (and name); fails loudly when there is none or several."""
-    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+EXPORTER = "exporter"
+
+
+def is_exporter(manifest: Manifest) -> bool:
+    """Whether an object belongs to the IPAM exporter (its own Deployment, Service, account and role)."""
+    labels = manifest.get("metadata", {}).get("labels") or {}
+    return labels.get("app.kubernetes.io/component") == EXPORTER
+
+
+def find(objects: Iterable[Manifest], kind: str, name: str | None = None, exporter: bool = False) -> Manifest:
+    """The one rendered object of this kind (and name) of the webhook's part of the release, or with
+    exporter=True of the exporter's; fails loudly when there is none or several."""
+    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+               and is_exporter(o) == exporter]
     if len(matches) != 1:
         found = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
         raise LookupError(f"expected one {kind} {name or ''}, found {len(matches)} among {found}")

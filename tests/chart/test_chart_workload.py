@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chart_render import NAMESPACE, Manifest, find, kinds, render
+from chart_render import NAMESPACE, Manifest, find, is_exporter, kinds, render
 from chart_scenarios import SCENARIOS
 
 
@@ -18,7 +18,9 @@ def container(objects: list[Manifest]) -> dict[str, Any]:
 
 
 def test_default_install_renders_exactly_these_objects(default_objects: list[Manifest]) -> None:
-    assert kinds(default_objects) == [
+    assert kinds(o for o in default_objects if is_exporter(o)) == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds(o for o in default_objects if not is_exporter(o)) == [
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",

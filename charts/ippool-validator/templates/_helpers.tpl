@@ -125,3 +125,32 @@ Nodes, labelChange (a CEL matchCondition, "" where the API server has no matchCo
       expression: {{ quote . }}
   {{- end }}
 {{- end }}
+
+{{- /* The exporter's own names and labels: a separate Deployment, so an audit of a large cluster can never
+take memory or CPU from the webhook that guards the CNI. */}}
+{{- define "ippool-validator.exporterName" -}}
+{{- printf "%s-exporter" (include "ippool-validator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- /* A name of its own, so the webhook's Service, PDB and anti-affinity (which select on name and instance)
+never count exporter pods; the webhook's selector cannot change (it is immutable on upgrade). */}}
+{{- define "ippool-validator.exporterSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-exporter" (include "ippool-validator.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: exporter
+{{- end }}
+
+{{- define "ippool-validator.exporterServiceAccountName" -}}
+{{- if .Values.exporter.serviceAccount.create }}
+{{- default (include "ippool-validator.exporterName" .) .Values.exporter.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.exporter.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "ippool-validator.exporterLabels" -}}
+helm.sh/chart: {{ include "ippool-validator.chart" . }}
+{{ include "ippool-validator.exporterSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}

@@ -18,7 +18,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 def test_the_readme_opens_with_the_two_set_up_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)\n```", README.split("## ", 1)[0], re.S)
     assert blocks == ["pip install . && ippool-validator lint examples/",
-                      "pip install -e '.[test]' && bash .ci/install-helm && python -m pytest -q"]
+                      "pip install -e '.[test]' && bash .ci/install-helm && bash .ci/install-promtool"
+                      " && python -m pytest -q"]
 
 
 def test_the_example_output_shown_is_what_lint_prints() -> None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -45,13 +46,40 @@ def case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return copy
 
 
-def parse_text(output: str) -> tuple[list[tuple[str, int, str, str, str]], str]:
+HINT_LINE = re.compile(r"^  hint: (?P<hint>\S.*)$")
+COUNT_LINE = re.compile(r"^ *(?P<n>\d+)  (?P<severity>error|warning) *  (?P<rule>[a-z0-9-]+)$")
+
+
+def parse_text_hints(output: str) -> tuple[list[tuple[str, int, str, str, str]], list[str], str]:
+    """The whole text format: finding lines, each with an optional indented hint under it; a blank line and
+    the counts per rule (which must add up to the findings, errors first); the summary last."""
     *lines, summary = output.rstrip("\n").split("\n")
-    findings = []
-    for line in lines:
+    findings: list[tuple[str, int, str, str, str]] = []
+    hints: list[str] = []
+    counts: list[tuple[str, str, int]] = []
+    for number, line in enumerate(lines):
+        if line == "" and not counts:
+            rows = lines[number + 1:]
+            counts = [(m["rule"], m["severity"], int(m["n"])) for m in map(COUNT_LINE.match, rows)
+                      if m or pytest.fail(f"not a count line: {rows!r}")]
+            break
+        hint = HINT_LINE.match(line)
+        if hint:
+            assert findings and len(hints) == len(findings), f"a hint under no finding: {line!r}"
+            hints[-1] = hint["hint"]
+            continue
         match = FINDING_LINE.match(line)
         assert match, f"not 'file:line: severity rule: message': {line!r}"
         findings.append((match["file"], int(match["line"]), match["severity"], match["rule"], match["msg"]))
+        hints.append("")
+    expected = Counter((f[3], f[2]) for f in findings)
+    assert {(rule, severity): n for rule, severity, n in counts} == expected
+    assert [c[1] for c in counts] == sorted((c[1] for c in counts), key=["error", "warning"].index)
+    return findings, hints, summary
+
+
+def parse_text(output: str) -> tuple[list[tuple[str, int, str, str, str]], str]:
+    findings, _, summary = parse_text_hints(output)
     return findings, summary
 
 
@@ -192,6 +220,16 @@ def test_rules_id_prints_the_rule_doc(cli) -> None:
     assert result.output.startswith("# pool-overlap (error)\n\nTwo pools whose CIDRs overlap.\n")
     for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead"):
         assert heading in result.output
+
+
+@pytest.mark.parametrize(("command", "options"), [
+    ("lint", ["--format FORMAT[=FILE]", "--output", "--force", "--no-color", "--fail-if-no-objects-found"]),
+])
+def test_help_names_the_options(cli, command: str, options: list[str]) -> None:
+    result = cli([command, "--help"])
+    assert result.exit_code == 0
+    for option in options:
+        assert option in result.output
 
 
 def test_lint_imports_neither_flask_nor_kubernetes(case) -> None:

@@ -16,6 +16,15 @@ import click
 from . import __version__
 from .config import CONFIG_NAME, DEFAULT_MAX_PODS, Config, ConfigError, find_config, load_config
 from .model import DEFAULT_MAX_BODY_BYTES, Cluster
+from .outputs import (
+    Output,
+    OutputError,
+    append_step_summary,
+    check_destination,
+    plan,
+    use_color,
+    write_atomically,
+)
 from .report import FORMATS, Report, render
 from .rules import REGISTRY
 from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_paths
@@ -23,6 +32,22 @@ from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_pat
 
 def _fail_usage(message: str) -> NoReturn:
     raise click.UsageError(message)
+
+
+class FormatSpec(click.ParamType):
+    """`FORMAT` or `FORMAT=FILE`: one rendering of the lint, to standard output or to a file."""
+
+    name = "format"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Output:
+        if isinstance(value, Output):
+            return value
+        fmt, _, path = str(value).partition("=")
+        if fmt not in FORMATS:
+            self.fail(f"{fmt!r} is not one of {', '.join(FORMATS)} (as FORMAT or FORMAT=FILE)", param, ctx)
+        if _ and not path:
+            self.fail(f"{value!r} names no file after '='", param, ctx)
+        return Output(fmt, None if path in ("", "-") else path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,8 +58,16 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
+@click.option("--format", "formats", type=FormatSpec(), multiple=True, metavar="FORMAT[=FILE]",
+              help=f"Output format: {', '.join(FORMATS)} [default: text]. Repeatable: with =FILE to "
+                   "that file, one without to standard output (--format github --format sarif=out.sarif).")
+@click.option("--output", "-o", "output_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the format given without =FILE to this file instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite existing --output and FORMAT=FILE files.")
+@click.option("--no-color", is_flag=True,
+              help="No colour in text output (also NO_COLOR=1; FORCE_COLOR=1 colours a pipe too).")
+@click.option("--fail-if-no-objects-found", "fail_no_objects", is_flag=True,
+              help="Exit 1 when the paths hold no Calico object at all (a wrong path in CI).")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit 1 when a finding of this severity (or worse) is found.")
 @click.option("--max-pods", type=click.IntRange(1, 100_000), default=None,
@@ -56,20 +89,26 @@ def main() -> None:
 @click.option("--cluster-pools", is_flag=True,
               help="With --kubeconfig, also read the live IP pools and reservations; the repository's "
                    "objects replace live ones of the same name.")
-def lint(paths: tuple[str, ...], fmt: str, fail_on: str, max_pods: int | None, max_file_size: int,
+def lint(paths: tuple[str, ...], formats: tuple[Output, ...], output_file: str | None, force: bool,
+         no_color: bool, fail_no_objects: bool, fail_on: str, max_pods: int | None, max_file_size: int,
          nodes_files: tuple[str, ...], config_file: str | None, show_ignored: bool, kubeconfig: str | None,
          kube_context: str | None, cluster_pools: bool) -> None:
     """Lint Calico pool manifests in PATHs (files, folders, or - for standard input; default: .).
 
     Reads IPPool (projectcalico.org/v3, crd.projectcalico.org/v1), IPPoolList, the operator's Installation,
     IPReservation, IPAMConfiguration, and Node/NodeList/List objects; other kinds are skipped.
-    Exit status: 0 no error finding, 1 error findings (or warnings with --fail-on warning), 2 usage error
-    (including a policy file that is not valid, and a cluster that cannot be read).
+    Files named by --output or FORMAT=FILE are written whole or not at all, and an existing one only with
+    --force. With --format github and $GITHUB_STEP_SUMMARY set, a markdown job summary of every finding is
+    appended to it.
+    Exit status: 0 no error finding, 1 error findings (or warnings with --fail-on warning; or no Calico
+    object with --fail-if-no-objects-found), 2 usage error (including a policy file that is not valid, a
+    cluster that cannot be read, and an output file that exists or cannot be written).
     """
     from .engine import run
 
     if (kube_context or cluster_pools) and not kubeconfig:
         _fail_usage("--context and --cluster-pools need --kubeconfig")
+    outputs = _outputs(formats, output_file, force)
     config = _policy(config_file)
     if max_pods is not None:
         config = dataclasses.replace(config, max_pods=max_pods)
@@ -82,10 +121,42 @@ def lint(paths: tuple[str, ...], fmt: str, fail_on: str, max_pods: int | None, m
         _add_live_cluster(cluster, kubeconfig, kube_context, cluster_pools)
     result = run(cluster, config)
     report = Report(result.findings, cluster.files, len(cluster.pools), len(cluster.nodes),
-                    cluster.nodes_known, result.skipped_rules, result.ignored, show_ignored)
-    click.echo(render(report, fmt), nl=False)
+                    cluster.nodes_known, result.skipped_rules, result.ignored, show_ignored,
+                    objects=len(cluster.manifests), paths=tuple(paths) or (".",),
+                    fail_if_no_objects=fail_no_objects)
+    _emit(report, outputs, force, no_color)
     failing = report.errors + (report.warnings if fail_on == "warning" else 0)
-    sys.exit(1 if failing else 0)
+    sys.exit(1 if failing or (fail_no_objects and report.no_objects) else 0)
+
+
+def _outputs(formats: tuple[Output, ...], output_file: str | None, force: bool) -> list[Output]:
+    try:
+        outputs = plan(formats, output_file)
+        for output in outputs:
+            if output.path is not None:
+                check_destination(output.path, force)
+    except OutputError as err:
+        _fail_usage(str(err))
+    return outputs
+
+
+def _emit(report: Report, outputs: list[Output], force: bool, no_color: bool) -> None:
+    """Render every format first, then write the files, then standard output and the job summary."""
+    color = use_color(no_color, sys.stdout)
+    texts = [(o, render(report, o.fmt, color=color and o.path is None)) for o in outputs]
+    try:
+        for output, text in texts:
+            if output.path is not None:
+                write_atomically(output.path, text, force)
+        for output, text in texts:
+            if output.path is None:
+                click.echo(text, nl=False, color=color)
+        if any(o.fmt == "github" for o in outputs):
+            from .report.github import step_summary
+
+            append_step_summary(step_summary(report))
+    except OutputError as err:
+        _exit_with(str(err))
 
 
 def _exit_with(message: str) -> NoReturn:

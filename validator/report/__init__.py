@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..model import Finding
@@ -10,7 +11,11 @@ from ..rules import REGISTRY, Rule
 
 @dataclass
 class Report:
-    """What a lint run found, with the counts a summary needs."""
+    """What a lint run found, with the counts a summary needs.
+
+    `objects` counts the Calico objects read (pools, reservations, IPAM settings, Installations), `None` when
+    nobody counted them; 0 means the paths held none, which every format says plainly (`paths` names them).
+    """
 
     findings: list[Finding]
     files: int = 0
@@ -20,6 +25,9 @@ class Report:
     skipped_rules: list[str] = field(default_factory=list)
     ignored: list[tuple[Finding, str]] = field(default_factory=list)
     show_ignored: bool = False
+    objects: int | None = None
+    paths: tuple[str, ...] = ()
+    fail_if_no_objects: bool = False
 
     @property
     def errors(self) -> int:
@@ -29,6 +37,25 @@ class Report:
     def warnings(self) -> int:
         return sum(1 for f in self.findings if f.severity == "warning")
 
+    @property
+    def no_objects(self) -> bool:
+        return self.objects == 0
+
+    def no_objects_notice(self) -> str:
+        """The plain sentence for a run that read no Calico object ("" when it read some)."""
+        if not self.no_objects:
+            return ""
+        where = ", ".join("<stdin>" if p == "-" else p for p in self.paths) or "."
+        failing = " (an error: --fail-if-no-objects-found)" if self.fail_if_no_objects else ""
+        return f"no Calico objects found in {where}{failing}"
+
+    def rule_counts(self) -> list[tuple[str, str, int]]:
+        """(rule, severity, findings), errors first, then by count and rule id."""
+        counts = Counter((f.rule, f.severity) for f in self.findings)
+        order = {"error": 0, "warning": 1}
+        return [(rule, severity, n) for (rule, severity), n in
+                sorted(counts.items(), key=lambda item: (order.get(item[0][1], 2), -item[1], item[0][0]))]
+
     def rules_used(self) -> list[Rule]:
         return list(REGISTRY.values())
 
@@ -36,10 +63,11 @@ class Report:
 FORMATS = ("text", "json", "sarif", "github", "junit")
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    """The report in one format; `color` (ANSI styles) only affects text."""
     if fmt == "text":
         from .text import render as text
-        return text(report)
+        return text(report, color)
     if fmt == "json":
         from .jsonout import render as as_json
         return as_json(report)

@@ -6,7 +6,8 @@ One `testsuite` named ippool-validator. Every rule is a test: a rule that found 
 `failure` of `type="warning"` (an error one of `type="error"`), so it is seen; whether the job fails is still
 the linter's exit status (`--fail-on`). Rules that could not run (no nodes known) and, with --show-ignored,
 findings an ignore annotation skipped are `skipped` test cases. Counts: tests = passing + failing + skipped
-test cases, failures = findings, errors = 0.
+test cases, failures = failing test cases, errors = 0. Paths that hold no Calico object say so in the suite's
+`system-out`; with --fail-if-no-objects-found that is also a failing test case, `calico-objects-found`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ def render(report: Report) -> str:
     for key, value in (("files", report.files), ("pools", report.pools), ("nodes", report.nodes),
                        ("nodesKnown", str(report.nodes_known).lower())):
         ET.SubElement(properties, "property", name=key, value=str(value))
+    if report.objects is not None:
+        ET.SubElement(properties, "property", name="calicoObjects", value=str(report.objects))
     tests = failures = skipped = 0
+    notice = report.no_objects_notice()
+    if notice and report.fail_if_no_objects:
+        case = _case(suite, "calico-objects-found", "calico-objects-found")
+        ET.SubElement(case, "failure", type="error", message=notice)
+        tests, failures = tests + 1, failures + 1
     for rule_id in rule_ids:
         if rule_id in skipped_rules:
             case = _case(suite, rule_id, rule_id)
@@ -58,6 +66,8 @@ def render(report: Report) -> str:
         if not findings.get(rule_id):
             _case(suite, rule_id, rule_id)
             tests += 1
+    if notice:
+        ET.SubElement(suite, "system-out").text = notice
     counts = {"tests": str(tests), "failures": str(failures), "errors": "0", "skipped": str(skipped),
               "time": "0"}
     suite.attrib.update(counts)

@@ -48,7 +48,8 @@ def render(report: Report) -> str:
         "invocations": [_invocation(report)],
         "results": results,
         "properties": {"files": report.files, "pools": report.pools, "nodes": report.nodes,
-                       "nodesKnown": report.nodes_known},
+                       "nodesKnown": report.nodes_known,
+                       **({} if report.objects is None else {"calicoObjects": report.objects})},
     }
     return json.dumps({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
@@ -132,8 +133,15 @@ def _fingerprint(finding: Finding) -> str:
 
 def _invocation(report: Report) -> dict[str, Any]:
     invocation: dict[str, Any] = {"executionSuccessful": True}
+    notes: list[dict[str, Any]] = []
+    notice = report.no_objects_notice()
+    if notice:
+        level = "error" if report.fail_if_no_objects else "note"
+        notes.append({"level": level, "message": {"text": notice}})
     if report.skipped_rules:
         why = "no nodes known (add Node manifests, --nodes or --kubeconfig)" if not report.nodes_known else ""
         text = f"rules skipped: {', '.join(report.skipped_rules)}" + (f": {why}" if why else "")
-        invocation["toolExecutionNotifications"] = [{"level": "note", "message": {"text": text}}]
+        notes.append({"level": "note", "message": {"text": text}})
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
     return invocation

@@ -19,6 +19,8 @@ from lint_support import FIXTURES, REPO, run_cli
 
 from validator.rules import REGISTRY
 
+from validator.rules import REGISTRY
+
 E2E = FIXTURES / "e2e"
 FINDING_LINE = re.compile(
     r"^(?P<file>[^:]+):(?P<line>\d+): (?P<severity>error|warning) (?P<rule>[a-z0-9-]+): (?P<msg>.+)$")
@@ -177,7 +179,10 @@ def test_stdin_alone_and_beside_folders(case, cli) -> None:
     (["lint", "does-not-exist"], "no such file or folder: does-not-exist"),
     (["lint", "--format", "xml", "."], "Invalid value for '--format'"),
     (["lint", "--fail-on", "never", "."], "Invalid value for '--fail-on'"),
-    (["rules", "no-such-rule"], "unknown rule 'no-such-rule'"),
+    (["rules", "no-such-rule"], "unknown rule 'no-such-rule'; "),  # nothing close: no suggestion
+    (["rules", "pool-overlp"], "unknown rule 'pool-overlp' (did you mean 'pool-overlap'?)"),
+    (["rules", "--format", "json", "Pool-Overlap"], "(did you mean 'pool-overlap'?)"),
+    (["rules", "cidr-invalide"], "did you mean 'cidr-invalid'"),
     (["frobnicate"], "No such command 'frobnicate'"),
 ])
 def test_usage_errors_exit_2_with_a_message(case, args: list[str], message: str) -> None:
@@ -224,12 +229,29 @@ def test_rules_id_prints_the_rule_doc(cli) -> None:
 
 @pytest.mark.parametrize(("command", "options"), [
     ("lint", ["--format FORMAT[=FILE]", "--output", "--force", "--no-color", "--fail-if-no-objects-found"]),
+    ("rules", ["--format [text|json]"]),
 ])
 def test_help_names_the_options(cli, command: str, options: list[str]) -> None:
     result = cli([command, "--help"])
     assert result.exit_code == 0
     for option in options:
         assert option in result.output
+
+
+def test_rules_as_json_carry_what_the_registry_holds(cli) -> None:
+    result = cli(["rules", "--format", "json"])
+    assert result.exit_code == 0
+    listed = json.loads(result.output)
+    assert [r["id"] for r in listed] == list(REGISTRY)
+    for entry in listed:
+        rule = REGISTRY[entry["id"]]
+        assert (entry["severity"], entry["summary"], entry["doc"], entry["helpUri"]) == (
+            rule.severity, rule.summary, rule.doc, rule.help_uri)
+        assert entry["needsNodes"] is rule.needs_nodes and entry["policyKey"] == (rule.needs_config or None)
+    by_id = {r["id"]: r for r in listed}
+    assert by_id["pool-overlap"]["calicoEnforces"] and not by_id["fallback-missing"]["calicoEnforces"]
+    one = json.loads(cli(["rules", "--format", "json", "pool-overlap"]).output)
+    assert one == by_id["pool-overlap"]
 
 
 def test_lint_imports_neither_flask_nor_kubernetes(case) -> None:

@@ -26,7 +26,7 @@ from .outputs import (
     write_atomically,
 )
 from .report import FORMATS, Report, render
-from .rules import REGISTRY
+from .rules import REGISTRY, Rule
 from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_paths
 
 
@@ -206,26 +206,53 @@ def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, po
 
 @main.command("rules")
 @click.argument("rule_id", required=False, metavar="[ID]")
-def rules_cmd(rule_id: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: id, severity, summary, calico, helpUri, needs and the doc, for scripts.")
+def rules_cmd(rule_id: str | None, fmt: str) -> None:
     """List the rules, or print one rule's documentation."""
     from .rules.catalog import calico_enforces
 
-    if rule_id is None:
-        width = max(len(r) for r in REGISTRY)
-        click.echo(f"{'RULE':<{width}}  SEVERITY  CALICO  SUMMARY")
-        for rule in REGISTRY.values():
-            calico = "yes" if calico_enforces(rule) else "no"
-            click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {calico:<6}  {rule.summary}")
-        click.echo("\nCALICO yes: Calico also rejects it (calicoctl, its API server, CRD rules, "
-                   "kube-controllers or the operator); no: only ippool-validator checks it. "
-                   "`ippool-validator rules ID` says which and since when.")
+    chosen = list(REGISTRY.values())
+    if rule_id is not None:
+        found = REGISTRY.get(rule_id)
+        if found is None:
+            _fail_usage(f"unknown rule {rule_id!r}{_did_you_mean(rule_id, list(REGISTRY))}; "
+                        "`ippool-validator rules` lists them")
+        chosen = [found]
+    if fmt == "json":
+        import json
+
+        docs = [_rule_dict(rule, calico_enforces(rule)) for rule in chosen]
+        click.echo(json.dumps(docs[0] if rule_id is not None else docs, indent=2))
         return
-    found = REGISTRY.get(rule_id)
-    if found is None:
-        _fail_usage(f"unknown rule {rule_id!r}; `ippool-validator rules` lists them")
-    click.echo(f"# {found.id} ({found.severity})\n\n{found.summary}.\n")
-    click.echo(f"Also enforced by Calico: {found.calico or 'no, this is an ippool-validator check'}\n")
-    click.echo(found.doc)
+    if rule_id is not None:
+        found = chosen[0]
+        click.echo(f"# {found.id} ({found.severity})\n\n{found.summary}.\n")
+        click.echo(f"Also enforced by Calico: {found.calico or 'no, this is an ippool-validator check'}\n")
+        click.echo(found.doc)
+        return
+    width = max(len(r) for r in REGISTRY)
+    click.echo(f"{'RULE':<{width}}  SEVERITY  CALICO  SUMMARY")
+    for rule in chosen:
+        calico = "yes" if calico_enforces(rule) else "no"
+        click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {calico:<6}  {rule.summary}")
+    click.echo("\nCALICO yes: Calico also rejects it (calicoctl, its API server, CRD rules, "
+               "kube-controllers or the operator); no: only ippool-validator checks it. "
+               "`ippool-validator rules ID` says which and since when.")
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _rule_dict(rule: Rule, calico_enforced: bool) -> dict[str, object]:
+    return {"id": rule.id, "severity": rule.severity, "summary": rule.summary,
+            "calicoEnforces": calico_enforced, "calico": rule.calico or None, "helpUri": rule.help_uri,
+            "needsNodes": rule.needs_nodes, "policyKey": rule.needs_config or None, "scope": rule.scope,
+            "doc": rule.doc}
 
 
 @main.command()

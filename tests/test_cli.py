@@ -19,8 +19,6 @@ from lint_support import FIXTURES, REPO, run_cli
 
 from validator.rules import REGISTRY
 
-from validator.rules import REGISTRY
-
 E2E = FIXTURES / "e2e"
 FINDING_LINE = re.compile(
     r"^(?P<file>[^:]+):(?P<line>\d+): (?P<severity>error|warning) (?P<rule>[a-z0-9-]+): (?P<msg>.+)$")

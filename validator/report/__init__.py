@@ -25,9 +25,9 @@ class Report:
     skipped_rules: list[str] = field(default_factory=list)
     ignored: list[tuple[Finding, str]] = field(default_factory=list)
     show_ignored: bool = False
-    objects: int | None = None
-    paths: tuple[str, ...] = ()
-    fail_if_no_objects: bool = False
+    objects: int | None = field(default=None, kw_only=True)
+    paths: tuple[str, ...] = field(default=(), kw_only=True)
+    fail_if_no_objects: bool = field(default=False, kw_only=True)
 
     @property
     def errors(self) -> int:

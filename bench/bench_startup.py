@@ -46,16 +46,17 @@ spec:
 """
 
 
-def build_venv(venv: Path, rebuild: bool) -> Path:
-    """A virtualenv with this repository and yamllint installed as users install them; returns its bin/."""
+def build_venv(venv: Path, rebuild: bool, source: Path = REPO) -> Path:
+    """A virtualenv with the project (this repository, or --source) and yamllint installed as users install
+    them; returns its bin/."""
     bin_dir = venv / "bin"
     if rebuild or not (bin_dir / "ippool-validator").exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        str(REPO), "yamllint"], check=True)
+                        str(source), "yamllint"], check=True)
     else:  # the repository may have changed since: reinstall it alone, dependencies as they are
         subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--no-deps", "--force-reinstall", str(REPO)], check=True)
+                        "--no-deps", "--force-reinstall", str(source)], check=True)
     return bin_dir
 
 
@@ -121,8 +122,10 @@ def main() -> None:
                         default=Path(tempfile.gettempdir()) / "ippool-validator-bench-venv")
     parser.add_argument("--rebuild", action="store_true", help="Make the virtualenv anew.")
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--source", type=Path, default=REPO,
+                        help="Install the project from this folder instead (another branch's tree).")
     args = parser.parse_args()
-    bin_dir = build_venv(args.venv, args.rebuild)
+    bin_dir = build_venv(args.venv, args.rebuild, args.source)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         pool = work / "pool.yaml"

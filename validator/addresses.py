@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
+from netaddr import IPNetwork, IPSet
+
 from .model import IPNet
 
 T = TypeVar("T")
@@ -70,7 +72,5 @@ def intersection(a: IPNet, b: IPNet) -> IPNet:
 
 def covered_by(net: IPNet, ranges: Iterable[IPNet]) -> bool:
     """True when the union of `ranges` covers every address of `net` (reservations that add up to a pool)."""
-    from netaddr import IPNetwork, IPSet  # lazily: only reservations need it, and it costs start-up
-
     union = IPSet(IPNetwork(str(r)) for r in ranges if r.version == net.version)
     return IPNetwork(str(net)) in union

@@ -105,7 +105,7 @@ def importtime(bin_dir: Path, pool: Path, top: int = 25) -> str:
     code = ("import sys; from validator.cli import main; "
             "sys.argv = ['ippool-validator', 'lint', sys.argv[1]]; main()")
     done = subprocess.run([str(bin_dir / "python"), "-X", "importtime", "-c", code, str(pool)],
-                          capture_output=True, text=True, check=False)
+                          cwd=pool.parent, capture_output=True, text=True, check=False)
     rows = []
     for line in done.stderr.splitlines():
         parts = line.split("|")

@@ -210,7 +210,7 @@ def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, po
               help="json: id, severity, summary, calico, helpUri, needs and the doc, for scripts.")
 def rules_cmd(rule_id: str | None, fmt: str) -> None:
     """List the rules, or print one rule's documentation."""
-    from .rules.catalog import calico_enforces
+    from .rules.catalog import calico_enforces, rule_text
 
     chosen = list(REGISTRY.values())
     if rule_id is not None:
@@ -226,10 +226,7 @@ def rules_cmd(rule_id: str | None, fmt: str) -> None:
         click.echo(json.dumps(docs[0] if rule_id is not None else docs, indent=2))
         return
     if rule_id is not None:
-        found = chosen[0]
-        click.echo(f"# {found.id} ({found.severity})\n\n{found.summary}.\n")
-        click.echo(f"Also enforced by Calico: {found.calico or 'no, this is an ippool-validator check'}\n")
-        click.echo(found.doc)
+        click.echo(rule_text(chosen[0]), nl=False)
         return
     width = max(len(r) for r in REGISTRY)
     click.echo(f"{'RULE':<{width}}  SEVERITY  CALICO  SUMMARY")
@@ -252,7 +249,7 @@ def _rule_dict(rule: Rule, calico_enforced: bool) -> dict[str, object]:
     return {"id": rule.id, "severity": rule.severity, "summary": rule.summary,
             "calicoEnforces": calico_enforced, "calico": rule.calico or None, "helpUri": rule.help_uri,
             "needsNodes": rule.needs_nodes, "policyKey": rule.needs_config or None, "scope": rule.scope,
-            "doc": rule.doc}
+            "code": rule.code_path, "cases": rule.cases_path, "doc": rule.doc}
 
 
 @main.command()

@@ -246,6 +246,7 @@ def test_rules_as_json_carry_what_the_registry_holds(cli) -> None:
         assert (entry["severity"], entry["summary"], entry["doc"], entry["helpUri"]) == (
             rule.severity, rule.summary, rule.doc, rule.help_uri)
         assert entry["needsNodes"] is rule.needs_nodes and entry["policyKey"] == (rule.needs_config or None)
+        assert (REPO / entry["code"]).is_file() and (REPO / entry["cases"]).is_dir(), entry["id"]
     by_id = {r["id"]: r for r in listed}
     assert by_id["pool-overlap"]["calicoEnforces"] and not by_id["fallback-missing"]["calicoEnforces"]
     one = json.loads(cli(["rules", "--format", "json", "pool-overlap"]).output)

@@ -288,8 +288,8 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: s
         import tempfile  # before prometheus_client is imported: it reads this once
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ippool-validator-metrics-")
-    from .webhook.serve import ServeError, ServeOptions
-    from .webhook.serve import serve as run_server
+    from .webhook.launch import ServeError, ServeOptions
+    from .webhook.launch import serve as run_server
 
     config = Config()
     if config_file is not None:

@@ -1,4 +1,4 @@
-"""`ippool-validator serve`: check the inputs in the master process, then hand over to gunicorn.
+"""Launching `ippool-validator serve`: check the inputs in the master process, then hand over to gunicorn.
 
 Everything that can be wrong before serving (certificate files, the policy file, the state folder) is
 checked here, so a mistake is one clear line and exit status 2, not a worker that fails to boot in a loop.
@@ -16,7 +16,8 @@ from typing import Any
 
 from ..config import Config
 from ..model import DEFAULT_MAX_BODY_BYTES
-from .server import CertificateStore, WebhookServer, gunicorn_options
+from .certstore import CertificateStore
+from .processes import WebhookServer, gunicorn_options
 
 
 class ServeError(Exception):

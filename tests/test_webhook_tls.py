@@ -58,7 +58,7 @@ def test_plain_http_is_not_served(server: Server) -> None:
     try:
         connection.request("GET", "/healthz")
         answer = connection.getresponse()
-        assert answer.status == 400  # gunicorn's answer to plain HTTP on a TLS port, never the endpoint
+        assert answer.status == 400  # never the endpoint
     except (ConnectionError, http.client.HTTPException, OSError):
         pass
     finally:

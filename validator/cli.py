@@ -273,17 +273,29 @@ def _rule_dict(rule: Rule, calico_enforced: bool) -> dict[str, object]:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes; each watches the cluster itself (see the README).")
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Threads per worker.")
+              help="Threads per worker that run the app on whole requests (connections are not threads).")
+@click.option("--handshake-timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
+              help="Seconds a client has to finish the TLS handshake.")
+@click.option("--header-timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
+              help="Seconds for a request's head: from the handshake on a new connection, from its first "
+                   "byte on a kept-alive one.")
+@click.option("--body-timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
+              help="Seconds to read a request's body, and to write its answer.")
+@click.option("--idle-timeout", type=click.FloatRange(0.1, 3600), default=75.0, show_default=True,
+              help="Seconds a kept-alive connection may wait for its next request.")
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Connections held per worker; past it the longest-idle one is closed.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="With --state cluster outside a pod: the kubeconfig [default: in-cluster, "
                    "else $KUBECONFIG].")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: str, on_error: str,
-          config_file: str | None, max_body_bytes: int, workers: int, threads: int, kubeconfig: str | None,
-          log_level: str) -> None:
-    """Serve the validating admission webhook over HTTPS (gunicorn; POST /validate, GET /healthz,
-    /readyz, /metrics)."""
+          config_file: str | None, max_body_bytes: int, workers: int, threads: int, handshake_timeout: float,
+          header_timeout: float, body_timeout: float, idle_timeout: float, max_connections: int,
+          kubeconfig: str | None, log_level: str) -> None:
+    """Serve the validating admission webhook over HTTPS (gunicorn processes, an asyncio TLS front;
+    POST /validate, GET /healthz, /readyz, /metrics)."""
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile  # before prometheus_client is imported: it reads this once
 
@@ -300,7 +312,8 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: s
         except OSError as err:
             _fail_usage(f"--config {config_file}: {err.strerror or err}")
     options = ServeOptions(tls_cert, tls_key, host, port, state, mode, on_error, max_body_bytes, workers,
-                           threads, kubeconfig, log_level)
+                           threads, kubeconfig, log_level, handshake_timeout, header_timeout, body_timeout,
+                           idle_timeout, max_connections)
     try:
         run_server(options, config)
     except ServeError as err:

@@ -17,6 +17,7 @@ from typing import Any
 from ..config import Config
 from ..model import DEFAULT_MAX_BODY_BYTES
 from .certstore import CertificateStore
+from .front import Limits
 from .processes import WebhookServer, gunicorn_options
 
 
@@ -38,6 +39,16 @@ class ServeOptions:
     threads: int = 8
     kubeconfig: str | None = None
     log_level: str = "info"
+    handshake_timeout: float = Limits.handshake
+    header_timeout: float = Limits.header
+    body_timeout: float = Limits.body
+    idle_timeout: float = Limits.idle
+    max_connections: int = Limits.max_connections
+
+    def limits(self) -> Limits:
+        return Limits(handshake=self.handshake_timeout, header=self.header_timeout, body=self.body_timeout,
+                      idle=self.idle_timeout, max_body_bytes=self.max_body_bytes,
+                      max_connections=self.max_connections)
 
 
 def check_inputs(options: ServeOptions) -> CertificateStore:
@@ -68,5 +79,5 @@ def serve(options: ServeOptions, config: Config) -> None:
         settings = Settings(options.mode, options.on_error, options.max_body_bytes)  # type: ignore[arg-type]
         return create_app(state, config, settings, Metrics())
 
-    WebhookServer(build_app, gunicorn_options(options.host, options.port, certs, options.workers,
-                                               options.threads, options.log_level)).run()
+    WebhookServer(build_app, gunicorn_options(options.host, options.port, options.workers, options.threads,
+                                               options.log_level), certs, options.limits()).run()

@@ -1,34 +1,40 @@
-"""gunicorn as the webhook's process manager: configured in code, HTTPS only (TLS 1.2+).
+"""gunicorn as the webhook's process manager; each worker serves through the TLS front (front.py).
 
-Why gunicorn with the `gthread` worker: it is a mature pre-fork WSGI server that serves TLS itself (no
-sidecar), restarts a worker that hangs, shuts down gracefully on SIGTERM, and its threaded worker keeps the
-API server's keep-alive connections open without an event-loop library. The work per request is short and
-CPU-bound, so one process with a few threads answers as fast as the GIL allows, and one process means one
-watch of the cluster and one copy of the state.
+Why this split: gunicorn is a mature pre-fork server that restarts a worker that dies or hangs, turns SIGTERM
+into a graceful stop and handles the listening socket; what it lacked was inside the worker. Its `gthread`
+worker gives every accepted connection a thread with no deadline for the TLS handshake or the request head,
+so eight silent clients froze the server (issue 12). The worker class here (`worker.FrontWorker`) keeps
+gunicorn's arbiter and replaces the per-connection threads with an asyncio front that holds connections
+cheaply, bounds every phase (`front.Limits`) and gives the app's `--threads` only whole requests. See
+front.py for the bounds and for the servers considered and rejected.
 
 Workers: `--workers 1` (default) keeps one list+watch per pod and plain metrics; scale out with replicas.
 With `--workers N` each worker is a process with its own watch of every resource (N times the API server
-load and the memory) and metrics switch to prometheus_client's multi-process mode. gunicorn asks
-`CertificateStore` (certstore.py) for a context per new connection.
+load and the memory) and metrics switch to prometheus_client's multi-process mode. `--threads` is the size
+of each worker's pool for the app (judging is CPU work under the GIL, so a few suffice); connections are
+not threads any more, and up to `Limits.max_connections` are held per worker.
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .certstore import CertificateStore
+from .front import Limits
 
 
 class WebhookServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn, configured from a dict instead of a command line; `load` builds the app in each worker."""
+    """gunicorn, configured from a dict instead of a command line; `load` builds the app in each worker.
+    The worker reads `certs` and `limits` from this object (it is forked with it)."""
 
-    def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any], certs: CertificateStore,
+                 limits: Limits) -> None:
         self.app_factory = app_factory
         self.options = options
+        self.certs, self.limits = certs, limits
         super().__init__()
 
     def load_config(self) -> None:
@@ -40,24 +46,16 @@ class WebhookServer(BaseApplication):  # type: ignore[misc]
         return self.app_factory()
 
 
-def gunicorn_options(host: str, port: int, certs: CertificateStore, workers: int, threads: int,
+def gunicorn_options(host: str, port: int, workers: int, threads: int,
                      log_level: str = "info") -> dict[str, Any]:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def ssl_context(config: Any, default_factory: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        return certs.context()
-
     options: dict[str, Any] = {
         "bind": [bind],
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": "validator.webhook.worker.FrontWorker",
         "threads": threads,
-        "certfile": certs.certfile,
-        "keyfile": certs.keyfile,
-        "ssl_context": ssl_context,
-        "timeout": 30,
+        "timeout": 30,  # a worker that misses its heartbeat this long is restarted
         "graceful_timeout": 10,
-        "keepalive": 75,  # longer than the API server's idle connection reuse, so it rarely meets a close
         "backlog": 512,
         "preload_app": False,  # each worker builds its own state (threads do not survive fork)
         "accesslog": None,

@@ -3,9 +3,9 @@
 The API server calls the webhook at `https://NAME.NAMESPACE.svc` and checks the certificate against the
 `caBundle` of the ValidatingWebhookConfiguration, so the serving certificate names all the forms of the
 Service's name (`NAME`, `NAME.NS`, `NAME.NS.svc`, `NAME.NS.svc.cluster.local`) plus any extra DNS names or
-IP addresses asked for. Keys are ECDSA P-256: small, and quick to handshake. Files are written atomically
-(a temporary file, then a rename), the key readable by its owner only, so a server that re-reads them on
-change never sees half a file.
+IP addresses asked for. Keys are ECDSA P-256: small, and quick to handshake. The three files are written
+as a set (see `write_bundle`), the key readable by its owner only, so a server that re-reads them on change
+never sees half a file, and a failure leaves the old set whole.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import base64
 import datetime
 import ipaddress
 import os
+import secrets
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,8 +93,20 @@ def _key_usage(key_cert_sign: bool = False, crl_sign: bool = False) -> x509.KeyU
                          key_agreement=False, encipher_only=False, decipher_only=False)
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to a temporary file beside `path` with `mode`, flush it to disk, then rename it over."""
+FILES = ("tls.crt", "tls.key", "ca.crt")  # the order they are renamed into place: the CA last
+MODES = {"ca.crt": 0o644, "tls.crt": 0o644, "tls.key": 0o600}
+
+
+class ExistingFiles(Exception):
+    """The folder already holds a pair that writing would replace."""
+
+
+def existing(out: Path) -> list[Path]:
+    return [out / name for name in FILES if (out / name).exists()]
+
+
+def _temporary(path: Path, data: bytes, mode: int) -> Path:
+    """`data` in a new temporary file beside `path`, with `mode`, flushed to disk."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, mode)
@@ -101,19 +114,59 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        os.unlink(temporary)
         raise
+    return Path(temporary)
 
 
-def write_bundle(bundle: Bundle, out: Path) -> dict[str, Path]:
-    """ca.crt, tls.crt and tls.key in `out` (created if needed); the key last, so that a server that
-    re-reads its pair never meets a new key with an old certificate for long."""
+def _sync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_bundle(bundle: Bundle, out: Path, force: bool = False) -> dict[str, Path]:
+    """ca.crt, tls.crt and tls.key in `out` (created if needed), all three or none.
+
+    Without `force`, an existing file of the set raises ExistingFiles: a new CA silently replacing one in a
+    caBundle would break the webhook. All three are first written to temporary files beside their targets and
+    flushed; only then are they renamed into place, the serving pair first and the CA last, so that `ca.crt`
+    never names a CA that did not sign the `tls.crt` beside it. If a rename fails, the files already renamed
+    are put back from hard links of the old ones, so the old set stays whole. (Between the two renames of the
+    pair a reader can meet a new certificate with the old key; `CertificateStore` then keeps the context it
+    has and loads the pair once the key follows.)"""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"ca.crt": out / "ca.crt", "tls.crt": out / "tls.crt", "tls.key": out / "tls.key"}
-    write_atomically(paths["ca.crt"], bundle.ca_pem, 0o644)
-    write_atomically(paths["tls.crt"], bundle.cert_pem, 0o644)
-    write_atomically(paths["tls.key"], bundle.key_pem, 0o600)
+    paths = {name: out / name for name in sorted(FILES)}
+    if not force and existing(out):
+        raise ExistingFiles(", ".join(str(path) for path in existing(out)))
+    data = {"ca.crt": bundle.ca_pem, "tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem}
+    temporaries: dict[str, Path] = {}
+    backups: dict[str, Path] = {}
+    try:
+        for name in FILES:
+            temporaries[name] = _temporary(paths[name], data[name], MODES[name])
+        for name in FILES:
+            if paths[name].exists():
+                backups[name] = out / f".{name}.old-{secrets.token_hex(6)}"
+                os.link(paths[name], backups[name])
+        done: list[str] = []
+        try:
+            for name in FILES:
+                os.replace(temporaries[name], paths[name])
+                done.append(name)
+        except BaseException:
+            for name in reversed(done):
+                if name in backups:
+                    os.replace(backups[name], paths[name])
+                else:
+                    os.unlink(paths[name])
+            raise
+        _sync_folder(out)
+    finally:
+        for leftover in [*temporaries.values(), *backups.values()]:
+            if os.path.lexists(leftover):
+                os.unlink(leftover)
     return paths

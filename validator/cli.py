@@ -329,21 +329,34 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: s
 @click.option("--ip", "ips", multiple=True, help="An extra IP address for the certificate (repeatable).")
 @click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
               help="Validity of the serving certificate.")
+@click.option("--force", is_flag=True, help="Replace an existing set in --out (its CA stops matching any "
+              "caBundle made from it).")
 def certs(service: str, namespace: str, out_dir: str, dns: tuple[str, ...], ips: tuple[str, ...],
-          days: int) -> None:
+          days: int, force: bool) -> None:
     """Make a CA and a serving certificate for the webhook's Service; print the base64 CA bundle."""
     import ipaddress
     from pathlib import Path
 
-    from .certs import make_bundle, write_bundle
+    from .certs import ExistingFiles, existing, make_bundle, write_bundle
 
     for ip in ips:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
             _fail_usage(f"--ip {ip!r} is not an IP address")
+    found = [] if force else existing(Path(out_dir))
+    if found:
+        names = ", ".join(path.name for path in found)
+        _fail_usage(f"--out {out_dir} already holds {names}: a new CA would no longer match the caBundle "
+                    "made from the old one; say --force to replace them")
     bundle = make_bundle(service, namespace, dns, ips, days)
-    paths = write_bundle(bundle, Path(out_dir))
+    try:
+        paths = write_bundle(bundle, Path(out_dir), force=force)
+    except ExistingFiles as err:  # appeared since the check above
+        _fail_usage(f"--out {out_dir} already holds {err}; say --force to replace them")
+    except OSError as err:
+        raise click.ClickException(f"cannot write the certificates into {out_dir}: {err}; the files there "
+                                   "are as they were") from None
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
     click.echo("caBundle for the ValidatingWebhookConfiguration:", err=True)
     click.echo(bundle.ca_base64)

@@ -5,11 +5,15 @@
 Builds a state folder (one pool per rack of five nodes, plus an all() fallback pool), makes certificates,
 starts `ippool-validator serve --state DIR` on 127.0.0.1, then measures in one run:
 
-1. closed loop, as fast as the clients go: GET /healthz (the trivial endpoint: TLS, gunicorn and Flask,
+1. closed loop, as fast as the clients go: GET /healthz (the trivial endpoint: TLS, the front and Flask,
    no judging), then POST /validate with a mix of real AdmissionReviews (create a pool, create an
    overlapping pool (denied), update a pool, delete a pool, relabel a node, create a reservation);
+   every request is a different object (names, CIDRs, labels and resourceVersions vary), made by the
+   client just before it is sent, so no cache of identical requests can stand in for judging;
 2. open loop at a fixed rate (default 200 requests/s) of the same mix, latency measured from when each
-   request was due, so a slow answer also counts for the requests queued behind it.
+   request was due, so a slow answer also counts for the requests queued behind it;
+3. the worst cases, one request at a time: an UPDATE of the all() pool (every node selected) and an
+   operator Installation CREATE as large as `--max-body-bytes` allows.
 
 Clients are separate processes (each its own GIL) with keep-alive connections and TCP_NODELAY set, as Go
 clients do; without it each POST stalls about 40 ms on Nagle's algorithm and delayed ACKs. The server and
@@ -24,7 +28,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import random
 import signal
 import socket
 import ssl
@@ -106,42 +109,73 @@ def node(i: int, rack: int) -> dict[str, Any]:
         "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": "m5.large"}}}
 
 
-def request_mix(pools: int, nodes: int, count: int, seed: int = 1) -> list[bytes]:
-    rng = random.Random(seed)
+def request_body(n: int, pools: int, nodes: int) -> bytes:
+    """The n-th request of the mix: every n gives a different object (name, CIDR, labels or resourceVersion
+    differ), so no cache of identical requests can stand in for judging."""
     racks = pools - 1
-    bodies = []
-    for n in range(count):
-        k = rng.randrange(racks)
-        kind = n % 6
-        if kind == 0:  # a second pool for a rack, in free space: allowed
-            bodies.append(admission("CREATE", {**rack_pool(k), "metadata": {"name": f"extra-{n}"},
-                                               "spec": {"cidr": f"10.200.{n % 256}.0/24",
-                                                        "nodeSelector": f'rack == "r{k}"'}}))
-        elif kind == 1:  # inside another rack's pool: denied (pool-overlap)
-            bodies.append(admission("CREATE", {**rack_pool(k), "metadata": {"name": f"overlap-{n}"},
-                                               "spec": {"cidr": f"10.{k // 64}.{(k % 64) * 4 + 1}.0/24",
-                                                        "nodeSelector": f'rack == "r{k}"'}}))
-        elif kind == 2:
-            bodies.append(admission("UPDATE", rack_pool(k, natOutgoing=False), rack_pool(k)))
-        elif kind == 3:  # the fallback pool still serves the rack's nodes: allowed
-            bodies.append(admission("DELETE", None, rack_pool(k)))
-        elif kind == 4:
-            i = rng.randrange(nodes)
-            bodies.append(admission("UPDATE", node(i, (i + 1) % racks), node(i, i % racks)))
-        else:
-            gateway = f"10.{k // 64}.{(k % 64) * 4}.1/32"
-            bodies.append(admission("CREATE", {"apiVersion": "projectcalico.org/v3", "kind": "IPReservation",
-                                               "metadata": {"name": f"res-{n}"},
-                                               "spec": {"reservedCIDRs": [gateway]}}))
-    return bodies
+    k = (n * 7919) % racks
+    kind = n % 6
+    version = {"resourceVersion": str(10_000 + n), "labels": {"bench/request": str(n)}}
+    if kind == 0:  # a second pool for a rack, in free space (a different /28 each time): allowed
+        cidr = f"10.{200 + (n >> 16) % 50}.{(n >> 8) % 256}.{(n % 16) * 16}/28"
+        return admission("CREATE", {**rack_pool(k), "metadata": {"name": f"extra-{n}"},
+                                    "spec": {"cidr": cidr, "nodeSelector": f'rack == "r{k}"'}})
+    if kind == 1:  # inside another rack's pool: denied (pool-overlap)
+        cidr = f"10.{k // 64}.{(k % 64) * 4 + n % 4}.{(n // 4) % 16 * 16}/28"
+        return admission("CREATE", {**rack_pool(k), "metadata": {"name": f"overlap-{n}"},
+                                    "spec": {"cidr": cidr, "nodeSelector": f'rack == "r{k}"'}})
+    if kind == 2:
+        new, old = rack_pool(k, natOutgoing=False), rack_pool(k)
+        new["metadata"] = {**new["metadata"], **version}
+        return admission("UPDATE", new, old)
+    if kind == 3:  # the fallback pool still serves the rack's nodes: allowed
+        old = rack_pool(k)
+        old["metadata"] = {**old["metadata"], **version}
+        return admission("DELETE", None, old)
+    if kind == 4:
+        i = (n * 104729) % nodes
+        new = node(i, (i + 1 + n) % racks)
+        new["metadata"]["labels"]["bench/request"] = str(n)
+        return admission("UPDATE", new, node(i, i % racks))
+    gateway = f"10.{k // 64}.{(k % 64) * 4 + n % 4}.{n % 256}/32"
+    return admission("CREATE", {"apiVersion": "projectcalico.org/v3", "kind": "IPReservation",
+                                "metadata": {"name": f"res-{n}"}, "spec": {"reservedCIDRs": [gateway]}})
+
+
+def all_pool_change(n: int) -> bytes:
+    """The worst pool write: the all() fallback, which selects every node, changed."""
+    old = {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "fallback"},
+           "spec": {"cidr": "172.16.0.0/12", "nodeSelector": "all()"}}
+    new = {**old, "metadata": {"name": "fallback", "resourceVersion": str(n)},
+           "spec": {**old["spec"], "nodeSelector": f"all() && !has(bench-{n})"}}
+    return admission("UPDATE", new, old)
+
+
+def installation_at(size: int, n: int) -> bytes:
+    """An operator Installation CREATE with as many ipPools as fit in `size` bytes."""
+    def body(count: int) -> bytes:
+        pools = [{"name": f"op-{n}-{i}", "nodeSelector": "all()", "encapsulation": "VXLAN",
+                  "cidr": f"100.{64 + i // 4096 % 64}.{i // 16 % 256}.{i % 16 * 16}/28"}
+                 for i in range(count)]
+        return admission("CREATE", {"apiVersion": "operator.tigera.io/v1", "kind": "Installation",
+                                    "metadata": {"name": "default"},
+                                    "spec": {"calicoNetwork": {"ipPools": pools}}})
+    low, high = 1, 64
+    while len(body(high)) < size:
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if len(body(mid)) <= size else (low, mid)
+    return body(low)
 
 
 # load
 
 
-def closed_loop(port: int, ca: str, path: str, bodies: list[bytes] | None, threads: int, seconds: float,
+def closed_loop(port: int, ca: str, path: str, mix: tuple[int, int, int] | None, threads: int, seconds: float,
                 start_at: float) -> list[float]:
-    """Each thread sends back to back until time is up; returns every latency (seconds)."""
+    """Each thread sends back to back until time is up; returns every latency (seconds). With `mix`
+    (pools, nodes, first index) each request is a new one of the mix, made just before it is sent."""
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -153,7 +187,7 @@ def closed_loop(port: int, ca: str, path: str, bodies: list[bytes] | None, threa
             time.sleep(0.001)
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            body = bodies[i % len(bodies)] if bodies else None
+            body = request_body(mix[2] + i, mix[0], mix[1]) if mix else None
             i += threads
             began = time.perf_counter()
             status = call(conn, path, body)
@@ -163,7 +197,7 @@ def closed_loop(port: int, ca: str, path: str, bodies: list[bytes] | None, threa
         with lock:
             latencies.extend(mine)
 
-    pool = [threading.Thread(target=worker, args=(random.randrange(1 << 20) + t,)) for t in range(threads)]
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
@@ -171,11 +205,12 @@ def closed_loop(port: int, ca: str, path: str, bodies: list[bytes] | None, threa
     return latencies
 
 
-def run_closed(port: int, ca: str, path: str, bodies: list[bytes] | None, processes: int, threads: int,
+def run_closed(port: int, ca: str, path: str, mix: tuple[int, int, int] | None, processes: int, threads: int,
                seconds: float) -> tuple[float, list[float]]:
     start_at = time.time() + 0.5
     with multiprocessing.get_context("spawn").Pool(processes) as workers:
-        jobs = [(port, ca, path, bodies, threads, seconds, start_at)] * processes
+        jobs = [(port, ca, path, mix and (mix[0], mix[1], mix[2] + p * 10_000_000), threads, seconds,
+                 start_at) for p in range(processes)]
         parts = workers.starmap(closed_loop, jobs)
     latencies = [x for part in parts for x in part]
     return len(latencies) / seconds, latencies
@@ -254,6 +289,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the open loop")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--threads", type=int, default=8, help="server threads per worker")
+    parser.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024,
+                        help="the server's body limit, and the size of the worst-case Installation")
     options = parser.parse_args()
     processes, threads = (int(x) for x in options.clients.split("x"))
 
@@ -271,7 +308,8 @@ def main() -> None:
             [sys.executable, "-m", "validator.cli", "serve", "--tls-cert", str(folder / "certs" / "tls.crt"),
              "--tls-key", str(folder / "certs" / "tls.key"), "--host", "127.0.0.1", "--port", str(port),
              "--state", str(folder / "state"), "--workers", str(options.workers), "--threads",
-             str(options.threads), "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+             str(options.threads), "--max-body-bytes", str(options.max_body_bytes),
+             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
             cwd=REPO, start_new_session=True)
         try:
             began = time.perf_counter()
@@ -283,28 +321,32 @@ def main() -> None:
                         break
                 except OSError:
                     time.sleep(0.2)
-            bodies = request_mix(options.pools, options.nodes, 600)
             conn = connect(port, ca)
-            for body in bodies[:60]:  # warm up: first use of each kind of request builds its indexes
-                call(conn, "/validate", body)
+            for n in range(60):  # warm up: first use of each kind of request builds its indexes
+                call(conn, "/validate", request_body(90_000_000 + n, options.pools, options.nodes))
             conn.close()
             master = server.pid
+            mix = (options.pools, options.nodes, 0)
+            timed = [request_body(50_000_000 + n, options.pools, options.nodes)
+                     for n in range(int(options.rate * options.seconds))]
             results = [
                 ("GET /healthz, closed loop", *measured(master, lambda: run_closed(
                     port, ca, "/healthz", None, processes, threads, options.seconds))),
                 ("POST /validate, closed loop", *measured(master, lambda: run_closed(
-                    port, ca, "/validate", bodies, processes, threads, options.seconds))),
+                    port, ca, "/validate", mix, processes, threads, options.seconds))),
                 (f"POST /validate, open loop {options.rate:.0f}/s", *measured(master, lambda: run_open(
-                    port, ca, bodies, options.rate, options.seconds))),
+                    port, ca, timed, options.rate, options.seconds))),
             ]
+            worst = worst_cases(port, ca, options.max_body_bytes)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=20)
             log.close()
 
-    print(f"\n{options.pools:,} pools, {options.nodes:,} nodes; server: gunicorn gthread, {options.workers} "
-          f"worker(s) x {options.threads} threads, TLS; clients: {processes} processes x {threads} "
-          f"keep-alive connections (closed loop); {os.cpu_count()} CPUs shared by server and clients\n")
+    print(f"\n{options.pools:,} pools, {options.nodes:,} nodes; server: gunicorn + asyncio TLS front, "
+          f"{options.workers} worker(s) x {options.threads} threads, TLS; clients: {processes} processes x "
+          f"{threads} keep-alive connections (closed loop); {os.cpu_count()} CPUs shared by server and "
+          "clients\n")
     print("| endpoint                           | requests/s | p50 (ms) | p99 (ms) | server CPU/req "
           "| requests |")
     print("|------------------------------------|-----------:|---------:|---------:|---------------:"
@@ -315,6 +357,34 @@ def main() -> None:
     print(f"\n/validate throughput = {validate[1] / healthz[1]:.0%} of /healthz; server CPU per request "
           f"{validate[3]:.2f} ms vs {healthz[3]:.2f} ms (ratio {healthz[3] / validate[3]:.0%}); "
           f"open-loop median {statistics.median(results[2][2]) * 1000:.2f} ms")
+    print("\n| worst case (one request at a time) | body | median (ms) | max (ms) | answer |")
+    print("|---|---:|---:|---:|---|")
+    for name, size, latencies, answer in worst:
+        print(f"| {name} | {size:,} B | {statistics.median(latencies) * 1000:,.1f} | "
+              f"{max(latencies) * 1000:,.1f} | {answer} |")
+
+
+def worst_cases(port: int, ca: str, max_body: int) -> list[tuple[str, int, list[float], str]]:
+    """The all() pool changed with every node selected, and an Installation at the body limit: each a few
+    times, on one connection, with a timeout as long as the API server's longest (30 s)."""
+    cases = [("UPDATE of the all() pool", [all_pool_change(n) for n in range(5)]),
+             ("Installation CREATE at the body limit", [installation_at(max_body, n) for n in range(2)])]
+    results = []
+    for name, bodies in cases:
+        latencies, answer = [], ""
+        for body in bodies:
+            conn = connect(port, ca)
+            began = time.perf_counter()
+            try:
+                answer = str(call(conn, "/validate", body))
+            except (OSError, http.client.HTTPException) as err:
+                answer = f"no answer in 30 s ({type(err).__name__})"
+            latencies.append(time.perf_counter() - began)
+            conn.close()
+            if answer.startswith("no answer"):
+                break
+        results.append((name, len(bodies[0]), latencies, answer))
+    return results
 
 
 if __name__ == "__main__":

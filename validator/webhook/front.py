@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from string import hexdigits
 from typing import Any
 
+from ..model import DEFAULT_MAX_BODY_BYTES
 from .certstore import CertificateStore
 from .http1 import Answer, Head, HTTPError, call_app, environ, error_answer, parse_head, serialize
 
@@ -55,7 +56,7 @@ class Limits:
     body: float = 10.0
     idle: float = 75.0  # longer than the API server's idle connection reuse (Go's 90 s is its own bound)
     max_header_bytes: int = 64 * 1024
-    max_body_bytes: int = 3 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_connections: int = 1000
 
 

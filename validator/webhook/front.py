@@ -17,12 +17,17 @@ slow clients can hold the capacity a real request needs. Every phase has a deadl
   connection that is idle has no request in progress), so a flood of idle connections from many sources
   costs the oldest idle ones, never a request being answered.
 
-The rejected alternatives: gunicorn's gevent/eventlet workers monkey-patch the whole process (the kubernetes
-client's watch threads included) and still have no handshake or header deadline; uvicorn has a keep-alive
-timeout but no deadline for a request head, and would need the Flask app wrapped in an ASGI adapter;
-hypercorn's handshake and read timeouts exist but it builds its SSLContext once, so certificate rotation would
-need a restart. This module is small, uses only the standard library, and keeps gunicorn as the process
-manager (see `processes.py`).
+The rejected alternatives (read in their sources, December 2026):
+- gunicorn's gevent worker: one deadline (`keepalive`) serves both the idle wait and the request head, the
+  handshake has none, and `worker_connections` greenlets can all be held by silent clients; it monkey-patches
+  the whole process (the kubernetes client's watch threads too), and a CPU-bound judgment runs on the hub,
+  so every other connection and the heartbeat wait until it ends. eventlet says new use is discouraged.
+- uvicorn: `timeout_keep_alive` is reset by every byte received and nothing bounds a whole request head (its
+  issue 157), and the Flask app would need an ASGI adapter.
+- hypercorn (which also serves WSGI): a handshake and a keep-alive timeout, but no deadline for a whole
+  request head either, so a client that trickles a byte at a time is never cut off.
+This module is small, uses only the standard library, and keeps gunicorn as the process manager (see
+`processes.py`).
 """
 
 from __future__ import annotations

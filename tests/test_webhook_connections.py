@@ -271,3 +271,13 @@ def test_sigterm_lets_the_request_in_progress_finish(tmp_path: Path) -> None:
         assert running.process.wait(timeout=10) == 0
         sock.close()
         idle.close()
+
+
+def test_an_absolute_form_target_and_a_chunk_size_line_over_the_limit(server: Server) -> None:
+    answer = exchange(server, b"GET https://localhost/healthz?x=1 HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    answer = exchange(server, b"POST /validate HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked"
+                              b"\r\n\r\n" + b"1" * 70_000 + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+    assert "Traceback" not in server.logs()

@@ -49,7 +49,8 @@ from .http1 import Answer, Head, HTTPError, call_app, environ, error_answer, par
 LOG = logging.getLogger("ippool_validator.front")
 DRAIN_FACTOR = 4  # a refused body of up to 4x the limit is read and dropped, so the client sees the 413
 HEX = frozenset(hexdigits.encode())
-ReadError = (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ssl.SSLError)
+ReadError = (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError,
+             ssl.SSLError)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,10 @@ class Front:
         parts: list[bytes] = []
         total = 0
         while True:
-            size_text = (await reader.readuntil(b"\r\n"))[:-2].split(b";", 1)[0].strip()
+            try:
+                size_text = (await reader.readuntil(b"\r\n"))[:-2].split(b";", 1)[0].strip()
+            except asyncio.LimitOverrunError:
+                raise HTTPError(400, "a chunk-size line is too long") from None
             if not size_text or not set(size_text) <= HEX:
                 raise HTTPError(400, "malformed chunk size")
             size = int(size_text, 16)

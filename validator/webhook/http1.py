@@ -94,10 +94,10 @@ def environ(head: Head, body: bytes, declared_length: int | None, server: tuple[
             peer: tuple[str, int], multiprocess: bool) -> dict[str, Any]:
     """The WSGI (PEP 3333) environ of a request whose body was read in full (or refused: then `body` is
     empty and `declared_length` says how long it claimed to be)."""
-    target = head.target
-    if not target.startswith("/"):
-        target = urlsplit(target).path or "/" if "://" in target else target
-    path, _, query = target.partition("?")
+    path, _, query = head.target.partition("?")
+    if "://" in path:  # absolute-form (RFC 9112 3.2.2)
+        parts = urlsplit(head.target)
+        path, query = parts.path or "/", parts.query
     length = declared_length if declared_length is not None else len(body)
     env: dict[str, Any] = {
         "REQUEST_METHOD": head.method, "SCRIPT_NAME": "",

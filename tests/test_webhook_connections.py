@@ -281,3 +281,42 @@ def test_an_absolute_form_target_and_a_chunk_size_line_over_the_limit(server: Se
                               b"\r\n\r\n" + b"1" * 70_000 + b"\r\n")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
     assert "Traceback" not in server.logs()
+
+
+def closed_among(socks: list[ssl.SSLSocket]) -> int:
+    closed = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            closed += sock.recv(1) == b""
+        except (ssl.SSLWantReadError, BlockingIOError):
+            pass
+        except (OSError, ssl.SSLError):
+            closed += 1
+    return closed
+
+
+def test_bodies_in_memory_are_bounded_and_the_slowest_senders_go(tmp_path: Path) -> None:
+    """--max-body-bytes 64 KiB: a worker holds at most 8 x 64 KiB of bodies; 30 clients that each send
+    60,000 bytes of a 65,000-byte body and stall would hold 1.8 MB. All but 8 must be closed (those reading
+    longest first), and a real request still gets its answer."""
+    with running_server(tmp_path, args=[*STATE, "--max-body-bytes", "65536"]) as server:
+        held = []
+        try:
+            for n in range(30):
+                sock = tls(server, n)
+                sock.sendall(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+                             b"\r\nContent-Length: 65000\r\n\r\n" + b" " * 60_000)
+                held.append(sock)
+            deadline = time.monotonic() + 5
+            while closed_among(held) < 22 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.3)
+            assert closed_among(held) == 22
+            assert closed_among(held[:22]) == 22  # the first to start reading were the first to go
+            body = json.dumps(review("CREATE", pool("after-flood", "10.80.0.0/24", 'rack == "1"'))).encode()
+            took, status, data = timed(server, "POST", "/validate", body)
+            assert status == 200 and took < 1.0, (took, data)
+        finally:
+            for sock in held:
+                sock.close()

@@ -13,6 +13,7 @@ slow clients can hold the capacity a real request needs. Every phase has a deadl
 - a kept-alive connection's next request must start within `idle`, and its head be complete within
   `header` of its first byte;
 - the body, and writing the answer, within `body`;
+- bodies held in memory: at most `bodies_in_memory` x `max_body_bytes` per worker (`BodyBudget`);
 - at most `max_connections` per worker: past it the longest-idle connection is closed to make room (a
   connection that is idle has no request in progress), so a flood of idle connections from many sources
   costs the oldest idle ones, never a request being answered.
@@ -64,6 +65,33 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_connections: int = 1000
+    bodies_in_memory: int = 8  # bodies of the largest size one worker holds at once (see BodyBudget)
+
+
+class BodyBudget:
+    """The bytes of request bodies a worker holds, bounded: past the bound, the connection that has been
+    reading its body longest is closed (its bytes freed at once). A real client sends its body in a moment,
+    so the one reading longest is the slowest sender; bodies already complete are never dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.held: dict[_Connection, int] = {}
+        self.reading: dict[_Connection, None] = {}  # oldest first
+
+    def charge(self, connection: _Connection, size: int) -> None:
+        self.used += size
+        self.held[connection] = self.held.get(connection, 0) + size
+        while self.used > self.limit and self.reading:
+            oldest = next(iter(self.reading))
+            self.release(oldest)
+            oldest.abort()
+            if oldest is connection:
+                raise ConnectionAbortedError("request bodies over the memory bound; the slowest was closed")
+
+    def release(self, connection: _Connection) -> None:
+        self.used -= self.held.pop(connection, 0)
+        self.reading.pop(connection, None)
 
 
 class _Connection:
@@ -90,6 +118,7 @@ class Front:
         self.idle: dict[_Connection, None] = {}  # waiting for a request, oldest first
         self.servers: list[asyncio.base_events.Server] = []
         self.draining = False
+        self.budget = BodyBudget(limits.max_body_bytes * limits.bodies_in_memory)
 
     async def start(self, sockets: Iterable[Any]) -> None:
         extra: dict[str, Any] = {"ssl_shutdown_timeout": self.limits.handshake} \
@@ -139,6 +168,7 @@ class Front:
         finally:
             self.connections.discard(connection)
             self.idle.pop(connection, None)
+            self.budget.release(connection)
             if graceful:
                 writer.close()
             else:
@@ -153,13 +183,17 @@ class Front:
                 if head is None:
                     return False
                 first = False
+                self.budget.reading[connection] = None
                 body, declared = await asyncio.wait_for(self._read_body(connection, head), self.limits.body)
+                self.budget.reading.pop(connection, None)
             except HTTPError as err:
                 await self._write(connection, error_answer(err.status, str(err)), False, False)
                 return True
             refused = declared is not None
             answer = await self._call(head, body, declared, connection)
             keep = head.keep_alive and not refused and not self.draining
+            del body
+            self.budget.release(connection)
             await self._write(connection, answer, keep, head.method == "HEAD")
             if not keep:
                 return True
@@ -200,7 +234,7 @@ class Front:
             return b"", head.content_length
         if head.expect_continue and length:
             connection.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return (await reader.readexactly(length) if length else b""), None
+        return await self._read_exactly(connection, length), None
 
     async def _read_chunked(self, connection: _Connection, head: Head) -> tuple[bytes, int | None]:
         reader, limit = connection.reader, self.limits.max_body_bytes
@@ -223,9 +257,21 @@ class Front:
             total += size
             if total > limit:
                 return b"", total
-            parts.append(await reader.readexactly(size))
+            parts.append(await self._read_exactly(connection, size))
             if await reader.readexactly(2) != b"\r\n":
                 raise HTTPError(400, "malformed chunk")
+
+    async def _read_exactly(self, connection: _Connection, size: int) -> bytes:
+        """`size` bytes of a body, charged to the budget as they arrive."""
+        parts: list[bytes] = []
+        while size > 0:
+            chunk = await connection.reader.read(min(size, 1 << 16))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", size)
+            self.budget.charge(connection, len(chunk))
+            parts.append(chunk)
+            size -= len(chunk)
+        return b"".join(parts)
 
     async def _call(self, head: Head, body: bytes, declared: int | None, connection: _Connection) -> Answer:
         env = environ(head, body, declared, connection.local, connection.peer, self.multiprocess)

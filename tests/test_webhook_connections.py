@@ -32,7 +32,9 @@ BOUNDS = ["--handshake-timeout", str(HANDSHAKE), "--header-timeout", str(HEADER)
           "--body-timeout", str(BODY), "--idle-timeout", str(IDLE)]
 SOURCES = [f"127.0.0.{n}" for n in range(2, 10)]
 STATE = ["--state", str(Path(__file__).parent / "fixtures" / "webhook" / "state")]
-SLACK = 2.5  # how long after its bound a connection may stay open on a loaded, shared machine
+# How long after its bound a connection may stay open on a loaded, shared machine: the server starts a clock
+# when it has finished a handshake, which under load can be a second or two after the client has.
+SLACK = 5.0
 
 
 @pytest.fixture(scope="module")

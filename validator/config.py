@@ -1,7 +1,7 @@
 """The organisation's policy: rule levels, pod density and address plan, with Calico's defaults otherwise.
 
 The policy file (`.ippool-validator.yaml` at the repository root, or `--config FILE`) is checked against
-`policies/schemas/config.schema.json` before anything reads it, and every mistake in it is reported as
+`validator/schemas/config.schema.json` before anything reads it, and every mistake in it is reported as
 `file:line: what is wrong`: a typo in a policy must not silently turn a check off. The file is read with
 YAML 1.2 booleans (only `true`/`false`), so `pool-overlap: off` means the level "off", not `false`.
 """
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
 
+from . import schemas
 from .model import IPNet, read_cidr
 
 Level = Literal["off", "warning", "error"]
@@ -148,21 +147,9 @@ def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
             stack.extend(current.value)
 
 
-@cache
-def _schema_validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    from .rules.schema_invalid import schema_dir
-
-    with open(schema_dir() / f"{SCHEMA_NAME}.schema.json", encoding="utf-8") as handle:
-        schema = json.load(handle)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
 def _schema_problems(data: Any, node: yaml.Node | None) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
-    for error in _schema_validator().iter_errors(data):
+    for error in schemas.errors(SCHEMA_NAME, data, prune_nulls=False):
         path = list(error.absolute_path)
         where = _path_text(path)
         if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):

@@ -1,35 +1,16 @@
-"""The `schema-invalid` rule: objects that break their JSON Schema, and the schema loading it uses.
+"""The `schema-invalid` rule: objects that break their JSON Schema (loaded and checked by validator.schemas).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from .. import schemas
 from ..model import Finding, Manifest, Source
 from .base import Context, rule
-
-SCHEMA_PACKAGE_DIR = "schemas"
-
-
-def schema_dir() -> Path:
-    """Where the JSON Schemas live: in the package, always (policies/schemas is a link to it for editors)."""
-    return Path(str(resources.files("validator") / SCHEMA_PACKAGE_DIR))
-
-
-@cache
-def validator_for(name: str) -> Draft202012Validator:
-    with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
-        schema = json.load(handle)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
 
 
 def _path_text(path: Any) -> str:
@@ -57,20 +38,9 @@ def schema_errors(manifest: Manifest) -> list[ValidationError]:
     if not manifest.schema:
         return []
     try:
-        return sorted(validator_for(manifest.schema).iter_errors(without_nulls(manifest.body)),
-                      key=lambda e: [str(p) for p in e.absolute_path])
+        return schemas.errors(manifest.schema, manifest.body)
     except RecursionError:
         return [ValidationError("the object nests too deeply to check")]
-
-
-def without_nulls(value: Any) -> Any:
-    """The object as the API server validates it: a field set to null (`annotations:` with nothing after it)
-    is dropped before a CRD's schema is applied, as Kubernetes prunes nulls of non-nullable fields."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
 
 
 @rule("schema-invalid", "error", "An unknown field, a wrong type or a bad enum value in a Calico object",

@@ -17,15 +17,12 @@ from .addresses import AddressIndex
 from .exemptions import Exemptions, exemptions
 from .model import Cluster, Node, Pool, Reservation, Resource
 from .nodeindex import NodeIndex
-from .selector import Selector, SelectorError, parse_selector
+from .selector import Selector
 
 
 def selector_of(pool: Pool) -> Selector | None:
     """The pool's parsed nodeSelector, or None when it does not parse (selector-invalid says why)."""
-    try:
-        return parse_selector(pool.node_selector)
-    except SelectorError:
-        return None
+    return pool.parsed_node_selector
 
 
 def _selects_all(pool: Pool) -> bool:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from .selector import Selector, SelectorError, parse_selector
+
 V3 = "projectcalico.org/v3"
 V1 = "crd.projectcalico.org/v1"
 OPERATOR = "operator.tigera.io/v1"
@@ -185,6 +187,15 @@ class Pool:
     def node_selector(self) -> str:
         value = self.spec.get("nodeSelector")
         return value if isinstance(value, str) else ""
+
+    @cached_property
+    def parsed_node_selector(self) -> Selector | None:
+        """The nodeSelector parsed once per pool (None when it does not parse): every rule asks for it, and
+        a bounded text cache alone thrashes when a repository has more distinct selectors than it holds."""
+        try:
+            return parse_selector(self.node_selector)
+        except SelectorError:
+            return None
 
     @cached_property
     def allowed_uses(self) -> frozenset[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding, family_name
+from ..model import Finding, Node, family_name
+from ..nodeindex import SPARSE_MEMBERS
 from .base import Context, rule
 from .common import labels_text, selector_keys, some_of
 
@@ -40,9 +41,7 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
     if not nodes:
         return
     for version, pools in sorted(ctx.view.workload_pools.items()):
-        unserved = ctx.view.unserved_bits(version)
-        position = ctx.view.node_position
-        stranded = [node for node in nodes if unserved >> position(node) & 1] if unserved else []
+        stranded = _unserved_nodes(ctx, nodes, version)
         if not stranded:
             continue
         keys = selector_keys(pools)
@@ -55,3 +54,18 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
                 node.resource, node.source,
                 "fix the pool's nodeSelector or the node's labels, or add an all() fallback pool",
                 subject=family_name(version))
+
+
+def _unserved_nodes(ctx: Context, nodes: list[Node], version: int) -> list[Node]:
+    """The given nodes that no pool of the family serves, in their order: from the set's members (no shift
+    of a node-wide int per node)."""
+    unserved = ctx.view.unserved_bits(version)
+    if not unserved:
+        return []
+    position = ctx.view.node_position
+    if ctx.focus is None:
+        return ctx.view.members(unserved)
+    if len(nodes) < SPARSE_MEMBERS:  # a few nodes in focus: test their bits
+        return [node for node in nodes if unserved >> position(node) & 1]
+    wanted = set(ctx.view.node_index.members(unserved))
+    return [node for node in nodes if position(node) in wanted]

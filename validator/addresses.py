@@ -9,16 +9,48 @@ the pools sorted by first address, found by bisection. No pair of pools is ever 
 from __future__ import annotations
 
 import bisect
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
-from netaddr import IPNetwork, IPSet
-
-from .model import IPNet
-
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 T = TypeVar("T")
 Key = tuple[int, int, int]  # (version, first address, prefix length)
+
+
+class AddressError(ValueError):
+    """Text that Go's net.ParseIP / net.ParseCIDR (what Calico uses) would refuse; the text says why."""
+
+
+def parse_address(text: str) -> IPAddr:
+    """An IP address as Go parses one: Python's ipaddress also takes an IPv6 zone (`fe80::1%eth0`), which
+    net.ParseIP refuses, so a zone is refused here."""
+    if "%" in text:
+        zone = text[text.index("%"):].split("/")[0]
+        raise AddressError(f"{text!r} has an IPv6 zone ({zone}), which Calico cannot parse")
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise AddressError(f"{text!r} is not an IP address") from None
+
+
+def parse_network(text: str, strict: bool = True) -> IPNet:
+    """A CIDR as Go's net.ParseCIDR reads it (the one parser for pools, reservations, policy ranges and the
+    operator's pools). Python's ipaddress is wider: it takes a zone (`2001:db8::%eth0/64`), a netmask
+    (`10.0.0.0/255.255.0.0`) and a bare address; net.ParseCIDR refuses all three. With `strict`, host bits
+    are an error too (Calico wants pools "strictly masked")."""
+    address, slash, prefix = text.partition("/")
+    if not slash:
+        raise AddressError(f"{text!r} is not a CIDR (no /prefix)")
+    parse_address(address)
+    if not (prefix.isascii() and prefix.isdigit()):
+        raise AddressError(f"{text!r} is not a CIDR (the prefix must be a number of bits)")
+    try:
+        return ipaddress.ip_network(text, strict=strict)
+    except ValueError as err:
+        raise AddressError(f"{text!r} is not a CIDR ({err})") from None
 
 
 def key_of(net: IPNet) -> Key:
@@ -72,5 +104,7 @@ def intersection(a: IPNet, b: IPNet) -> IPNet:
 
 def covered_by(net: IPNet, ranges: Iterable[IPNet]) -> bool:
     """True when the union of `ranges` covers every address of `net` (reservations that add up to a pool)."""
+    from netaddr import IPNetwork, IPSet  # here: lint start-up need not import netaddr
+
     union = IPSet(IPNetwork(str(r)) for r in ranges if r.version == net.version)
     return IPNetwork(str(net)) in union

@@ -9,7 +9,6 @@ YAML 1.2 booleans (only `true`/`false`), so `pool-overlap: off` means the level 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from . import schemas
+from .addresses import parse_network
 from .model import IPNet, read_cidr
 
 Level = Literal["off", "warning", "error"]
@@ -211,13 +211,13 @@ def _cidr_problem(text: str) -> str:
 
 
 def _config_from(data: Mapping[str, Any], node: yaml.Node | None, label: str) -> Config:
-    reserved = tuple(ReservedRange(ipaddress.ip_network(entry["cidr"]), entry["reason"].strip())
+    reserved = tuple(ReservedRange(parse_network(entry["cidr"]), entry["reason"].strip())
                      for entry in data.get("reserved-cidrs") or [])
     labels = data.get("topology-labels")
     return Config(
         rule_levels=cast(dict[str, Level], dict(data.get("rules") or {})),
         max_pods=data.get("max-pods", DEFAULT_MAX_PODS),
-        allowed_cidrs=tuple(ipaddress.ip_network(text) for text in data.get("allowed-cidrs") or []),
+        allowed_cidrs=tuple(parse_network(text) for text in data.get("allowed-cidrs") or []),
         reserved_cidrs=reserved,
         require_dual_stack=data.get("require-dual-stack", False),
         require_fallback=data.get("require-fallback", True),

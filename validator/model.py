@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from .addresses import IPAddr, IPNet, parse_address, parse_network
 from .selector import Selector, SelectorError, parse_selector
 
 V3 = "projectcalico.org/v3"
@@ -21,8 +22,7 @@ V1 = "crd.projectcalico.org/v1"
 OPERATOR = "operator.tigera.io/v1"
 CALICO_API_VERSIONS = (V3, V1)
 
-IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPAddress = IPAddr
 Family = Literal[4, 6]
 DEFAULT_BLOCK_SIZE: dict[int, int] = {4: 26, 6: 122}
 BLOCK_SIZE_RANGE: dict[int, tuple[int, int]] = {4: (20, 32), 6: (116, 128)}
@@ -77,18 +77,19 @@ class CidrText:
 
 
 def read_cidr(text: str) -> CidrText:
-    """`10.0.0.0/16` is a network, `10.0.1.0/16` has host bits, `10.0.0.1` is an address, the rest invalid."""
+    """`10.0.0.0/16` is a network, `10.0.1.0/16` has host bits, `10.0.0.1` is an address, the rest invalid,
+    as Go's net.ParseCIDR reads them (addresses.parse_network: an IPv6 zone or a netmask is invalid)."""
     if "/" not in text:
         try:
-            return CidrText("address", address=ipaddress.ip_address(text))
+            return CidrText("address", address=parse_address(text))
         except ValueError:
             return CidrText("invalid")
     try:
-        return CidrText("network", ipaddress.ip_network(text, strict=True))
+        return CidrText("network", parse_network(text, strict=True))
     except ValueError:
         pass
     try:
-        return CidrText("host-bits", ipaddress.ip_network(text, strict=False))
+        return CidrText("host-bits", parse_network(text, strict=False))
     except ValueError:
         return CidrText("invalid")
 
@@ -265,7 +266,8 @@ class Reservation:
             if not isinstance(text, str):
                 continue
             try:
-                found.append(ipaddress.ip_network(text, strict=False))
+                found.append(parse_network(text, strict=False) if "/" in text else
+                             ipaddress.ip_network(parse_address(text)))
             except ValueError:
                 continue
         return tuple(found)

@@ -29,7 +29,9 @@ def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
     Checks that `spec.cidr` is a network in CIDR notation (`10.244.0.0/16`), strictly masked (no host
-    bits set), at most 48 characters. A missing or non-string `cidr` is schema-invalid's to report.
+    bits set), at most 48 characters, as Go's `net.ParseCIDR` reads it: no IPv6 zone
+    (`2001:db8::%eth0/64`) and no netmask form (`10.0.0.0/255.255.0.0`), both of which Python accepts.
+    A missing or non-string `cidr` is schema-invalid's to report.
     For the operator's Installation, host bits are not a fault: the operator masks the CIDR itself.
 
     ## Why is this bad?
@@ -66,6 +68,10 @@ def _cidr_problem(text: str) -> tuple[str, str]:
     if len(text) > MAX_CIDR_LENGTH:
         return (f"spec.cidr is {len(text)} characters long; Calico's IPPool CRD allows at most "
                 f"{MAX_CIDR_LENGTH}", "write the network in its short form, e.g. fd00:10::/64")
+    if "%" in text:
+        zone = text[text.index("%"):].split("/")[0]
+        return (f"spec.cidr {text!r} has an IPv6 zone ({zone}); Calico cannot parse it (IPPool CIDR must be "
+                "a valid subnet)", f"remove the zone: {text.replace(zone, '')}")
     reading = read_cidr(text)
     if reading.shape == "invalid":
         return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",

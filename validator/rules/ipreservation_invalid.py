@@ -53,9 +53,13 @@ def _reservation_problem(text: str) -> tuple[str, str]:
     """Host bits are allowed in a reservation, as in Calico."""
     reading = read_cidr(text)
     if reading.shape == "invalid":
-        return f"{text!r} is not a CIDR (Calico: reservedCIDRs must be valid CIDRs)", ""
+        return f"{text!r} is not a CIDR (Calico: reservedCIDRs must be valid CIDRs)", _zone_hint(text)
     if reading.address is not None:
         address = reading.address
         return (f"{text!r} is a single address; Calico's IPReservation CRD (v3.33+) wants CIDR notation",
                 f"write {address}/{address.max_prefixlen}")
     return "", ""
+
+
+def _zone_hint(text: str) -> str:
+    return "remove the IPv6 zone (%...): Calico cannot parse it" if "%" in text else ""

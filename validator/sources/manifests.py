@@ -9,12 +9,12 @@ prints). Any other kind, and any document that is not a mapping, is skipped sile
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from ..addresses import parse_network
 from ..model import (
     CALICO_API_VERSIONS,
     DEFAULT_MAX_BLOCKS_PER_HOST,
@@ -205,7 +205,7 @@ def operator_entry_spec(entry: Mapping[str, Any], cni_type: Any = "Calico") -> d
     version = 6 if isinstance(cidr, str) and ":" in cidr else 4
     if isinstance(cidr, str) and "/" in cidr:
         with contextlib.suppress(ValueError):
-            spec["cidr"] = str(ipaddress.ip_network(cidr, strict=False))
+            spec["cidr"] = str(parse_network(cidr, strict=False))
     if not spec.get("nodeSelector"):
         spec["nodeSelector"] = "all()"
     default_encapsulation = "None" if version == 6 or cni_type not in (None, "Calico") else "IPIP"

@@ -66,7 +66,8 @@ texts = st.one_of(st.sampled_from(WORDS), st.sampled_from(WORDS).map(str.lower),
                                                         "10.0.0.0/16", "a\n", " "]))
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 200), st.sampled_from([0, 1, 1.0, 26.0, 2.5,
                     100001, math.nan, math.inf, -math.inf, 10**30]), texts)
-tricky = st.sampled_from([1.0, 26.0, 110.0, 0, 1, True, False, None, "", "Always", "26", math.nan, [], {}])
+tricky = st.sampled_from([1.0, 26.0, 110.0, 0, 1, True, False, None, "", "Always", "26", math.nan, [], {}]
+                         ).map(copy.deepcopy)  # fresh containers: mutations must not edit the strategy
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.sampled_from(KEYS), texts, st.integers(0, 2)),
                                                  inner, max_size=5)), max_leaves=12)
@@ -102,7 +103,8 @@ def mutated(draw: st.DrawFn, name: str) -> Any:
         elif action == "add" and isinstance(parent, dict):
             parent[draw(st.one_of(st.sampled_from(KEYS), texts))] = draw(values)
         elif action == "append" and isinstance(parent[path[-1]], list):
-            parent[path[-1]].append(draw(st.one_of(values, st.sampled_from(parent[path[-1]] or [1]))))
+            item = draw(st.one_of(values, st.sampled_from(parent[path[-1]] or [1])))
+            parent[path[-1]].append(copy.deepcopy(item))
     return obj
 
 

@@ -4,20 +4,24 @@ selector parses per pool, node-set scans per rule. bench/bench_rules.py shows th
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import validator.selector as selector_module
 from validator.engine import run
 from validator.model import Cluster, Node, Pool, Resource, Source
 from validator.nodeindex import NodeIndex
+from validator.rules.node_block_limit import FallbackOrder, node_capacity
 
 V3 = "projectcalico.org/v3"
 
 
-def rack_cluster(pools: int, nodes: int, fallbacks: int = 1) -> Cluster:
+def rack_cluster(pools: int, nodes: int, fallbacks: int = 1, fallback_block: int = 26) -> Cluster:
     found = Cluster(nodes_known=nodes > 0)
     for i in range(fallbacks):
         found.pools.append(Pool(Resource(V3, "IPPool", f"all-{i}"), Source("p.yaml", 1 + i),
-                                {"cidr": f"100.{64 + i // 256}.{i % 256}.0/24", "nodeSelector": "all()"}))
+                                {"cidr": f"100.{64 + i // 256}.{i % 256}.0/24", "nodeSelector": "all()",
+                                 "blockSize": fallback_block}))
     for i in range(pools):
         found.pools.append(Pool(Resource(V3, "IPPool", f"rack-{i}"), Source("p.yaml", 1000 + i),
                                 {"cidr": f"10.{i // 256}.{i % 256}.0/24", "nodeSelector": f'rack == "r{i}"'}))
@@ -51,3 +55,54 @@ def test_members_are_the_set_bits_ascending(positions: list[int]) -> None:
     for p in positions:
         bits |= 1 << p
     assert NodeIndex.members(bits) == positions
+
+
+def _sized_pool(name: str, blocks_log2: int, block_size: int, index: int) -> Pool:
+    prefix = block_size - blocks_log2
+    cidr = f"10.{index}.0.0/{prefix}"
+    return Pool(Resource(V3, "IPPool", name), Source("p.yaml", 1 + index),
+                {"cidr": cidr, "blockSize": block_size, "nodeSelector": "all()"})
+
+
+pool_shapes = st.tuples(st.sampled_from("abcd"), st.integers(0, 3), st.integers(24, 30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(fallback=st.lists(pool_shapes, max_size=6), pool=pool_shapes, limit=st.integers(1, 30),
+       is_fallback=st.booleans())
+def test_fallback_prefix_sums_agree_with_sorting_and_walking(fallback: list[tuple[str, int, int]],
+                                                            pool: tuple[str, int, int], limit: int,
+                                                            is_fallback: bool) -> None:
+    """node-block-limit without nodes: the prefix-sum answer equals sorting the all() pools with the pool
+    and walking them in name order (the quadratic way it was done)."""
+    pools = sorted((_sized_pool(n, b, s, i) for i, (n, b, s) in enumerate(fallback)), key=lambda p: p.name)
+    subject = pools[len(pools) // 2] if is_fallback and pools else _sized_pool(*pool, 200)
+    order = sorted({id(p): p for p in (*pools, subject)}.values(), key=lambda p: p.name)
+    walked = node_capacity(order, limit)
+    expected = walked if walked is not None and any(p is subject for p, _ in walked[1]) else None
+    summed = FallbackOrder(pools)
+    capacity = summed.capacity_with(subject, limit)
+    if expected is None:
+        assert capacity is None
+    else:
+        assert capacity == expected[0]
+        assert summed.taken_with(subject, limit) == expected[1]
+
+
+def test_node_block_limit_without_nodes_walks_for_findings_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many all() pools, no nodes: node_capacity (the walk over pools) runs once per finding, not once
+    per pool over every all() pool."""
+    import validator.rules.node_block_limit as rule
+
+    walks: list[int] = []
+    original = rule.node_capacity
+
+    def counting(pools: list[Pool], limit: int) -> object:
+        walks.append(len(pools))
+        return original(pools, limit)
+
+    monkeypatch.setattr(rule, "node_capacity", counting)
+    cluster = rack_cluster(3000, 0, fallbacks=300, fallback_block=32)  # 20 blocks of 1 address: 20 pods
+    found = [f for f in run(cluster).findings if f.rule == "node-block-limit"]
+    assert [f.resource.name for f in found if f.resource] == ["all-0"]  # the one pool IPAM reaches first
+    assert len(walks) == len(found) and sum(walks) <= 21

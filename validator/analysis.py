@@ -16,7 +16,7 @@ from typing import Any
 from .addresses import AddressIndex
 from .exemptions import Exemptions, exemptions
 from .model import Cluster, Node, Pool, Reservation, Resource
-from .nodeindex import NodeIndex
+from .nodeindex import NodeIndex, union_of
 from .selector import Selector
 
 
@@ -92,10 +92,9 @@ class ClusterView:
     def _served(self) -> dict[int, int]:
         served: dict[int, int] = {}
         for version, pools in self.workload_pools.items():
-            bits = 0
-            for pool in pools:
-                bits |= self.selected_bits(pool)
-            served[version] = bits
+            index = self.node_index
+            sets = (self.selected_bits(pool) for pool in pools)
+            served[version] = union_of(sets, index.all_bits, index.size)
         return served
 
     def unserved_bits(self, version: int) -> int:

@@ -41,6 +41,21 @@ def _bits_of_any(indices: Iterable[int], size: int) -> int:
     return int.from_bytes(buffer, "little")
 
 
+def union_of(sets: Iterable[int], all_bits: int, size: int) -> int:
+    """The union of many member sets, near-linear in their members: OR-ing each into a growing node-wide
+    int copies that int once per set (quadratic over many small pools); sparse sets are gathered as
+    positions and set in one pass, dense ones OR-ed."""
+    dense, positions = 0, []
+    for bits in sets:
+        if bits == all_bits:
+            return bits
+        if bits.bit_count() < SPARSE_MEMBERS:
+            positions += NodeIndex.members(bits)
+        else:
+            dense |= bits
+    return dense | _bits_of_any(positions, size) if positions else dense
+
+
 class _TextIndex:
     """One key's distinct values arranged for ``starts with`` (sorted), ``ends with`` (sorted reversed)
     and ``contains`` (one joined string searched by ``str.find`` in C), so none loops over every value."""

@@ -16,6 +16,7 @@ How Calico IPAM hands out addresses was read from projectcalico/calico master 87
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from ..analysis import selector_of
@@ -161,20 +162,70 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
 
 def _pools_short(ctx: Context, pools: list[Pool], version: int, limit: int, where: str,
                  every: bool) -> Iterator[Finding]:
+    """Each pool with the all() pools, as a node it serves sees them: the all() pools are summed once
+    (prefix sums in name order), so a pool costs a bisection, not a sort and walk of every all() pool."""
     wanted = None if every else {id(p) for p in ctx.pools()}
-    fallback = [p for p in pools if (selector := selector_of(p)) is not None and selector.is_all]
+    fallback = FallbackOrder([p for p in pools if (chosen := selector_of(p)) is not None and chosen.is_all])
     pods = ctx.config.max_pods
+    family = family_name(version)
     for pool in pools:
         if wanted is not None and id(pool) not in wanted:
             continue
-        order = sorted({id(p): p for p in (*fallback, pool)}.values(), key=lambda p: p.name)
-        reached = node_capacity(order, limit)
-        if reached is None or reached[0] >= pods or pool not in [p for p, _ in reached[1]]:
+        capacity = fallback.capacity_with(pool, limit)
+        if capacity is None or capacity >= pods:
             continue
-        capacity, taken = reached
-        family = family_name(version)
+        taken = fallback.taken_with(pool, limit)
         yield ctx.finding(
             f"{pool.describe()}: a node it serves can hold at most {capacity} {family} addresses, fewer "
             f"than {pods} pods: a node owns at most {limit} blocks ({where}) and gets {_breakdown(taken)}; "
             "further pods fail with 'cannot allocate new block due to per host block limit'",
             pool.resource, pool.source, _suggestion(pods, limit, version), subject=family)
+
+
+class FallbackOrder:
+    """The all() pools in IPAM's name order, with running totals of their blocks and addresses, to answer
+    `node_capacity(sorted([*fallback, pool]))` for many pools without sorting or walking per pool."""
+
+    def __init__(self, fallback: list[Pool]) -> None:
+        self.pools = fallback  # already in name order (ties in cluster order): candidate order
+        self.names = [p.name for p in fallback]
+        self.position = {id(p): i for i, p in enumerate(fallback)}
+        self.blocks, self.addresses = [0], [0]
+        for p in fallback:
+            self.blocks.append(self.blocks[-1] + p.block_count)
+            self.addresses.append(self.addresses[-1] + p.block_count * p.block_addresses)
+
+    def capacity_with(self, pool: Pool, limit: int) -> int | None:
+        """node_capacity's addresses for the all() pools and `pool` in name order, when `pool` is among the
+        pools the node takes blocks from before its limit; None otherwise (or when the pools run out)."""
+        span = self._span(pool, limit)
+        return span[0] if span is not None else None
+
+    def taken_with(self, pool: Pool, limit: int) -> list[tuple[Pool, int]]:
+        """The (pool, blocks) behind that capacity, for a finding's message: as many pools as are taken."""
+        span = self._span(pool, limit)
+        assert span is not None
+        _, k, extra, end = span
+        reached = node_capacity([*self.pools[:k], *([extra] if extra else []), *self.pools[k:end]], limit)
+        assert reached is not None
+        return reached[1]
+
+    def _span(self, pool: Pool, limit: int) -> tuple[int, int, Pool | None, int] | None:
+        own = self.position.get(id(pool))
+        k, extra = (own, None) if own is not None else (bisect_right(self.names, pool.name), pool)
+        before = self.blocks[k]
+        if before >= limit:
+            return None  # the limit is used up before IPAM reaches the pool
+        remaining, addresses, end = limit - before, self.addresses[k], k
+        if extra is not None:
+            count = min(remaining, extra.block_count)
+            remaining -= count
+            addresses += count * extra.block_addresses
+        if remaining:
+            end = bisect_left(self.blocks, before + remaining, lo=k + 1)
+            if end >= len(self.blocks):
+                return None  # the pools run out of blocks first: pool-capacity's concern
+            partial = remaining - (self.blocks[end - 1] - before)
+            addresses += self.addresses[end - 1] - self.addresses[k]
+            addresses += partial * self.pools[end - 1].block_addresses
+        return addresses, k, extra, end

@@ -40,13 +40,16 @@ def pool_selects_nothing(ctx: Context) -> Iterator[Finding]:
     if not ctx.cluster.nodes:
         return
     index = ctx.view.node_index
+    names: dict[str, list[str]] = {}
     for pool in ctx.pools():
         selector = selector_of(pool)
         if not pool.serves_workloads or selector is None or ctx.view.selected_bits(pool):
             continue
         seen = []
         for key in sorted(selector.keys):
-            values = sorted(value for value, _ in index.values(key))
+            values = names.get(key)
+            if values is None:  # once per key, not per pool: a key may have a value per node
+                values = names[key] = sorted(value for value, _ in index.values(key))
             seen.append(f"{key}: {some_of([repr(v) for v in values])}" if values else f"{key}: on no node")
         found = f"; label values on nodes: {'; '.join(seen)}" if seen else ""
         yield ctx.finding(

@@ -163,9 +163,26 @@ class Pool:
         cidr = self.spec.get("cidr")
         return cidr if isinstance(cidr, str) else repr(cidr)
 
+    @cached_property
+    def masked_network(self) -> IPNet | None:
+        """The network with host bits cleared: `network` when the CIDR is valid, and for `10.244.102.1/24`
+        (which Calico rejects, see cidr-invalid) still an IPv4 /24, so that its family, prefix and range
+        can be judged and one mistake does not hide the others."""
+        if self.network is not None:
+            return self.network
+        text = self.spec.get("cidr")
+        if not isinstance(text, str):
+            return None
+        try:
+            return parse_network(text, strict=False)
+        except ValueError:
+            return None
+
     @property
     def version(self) -> int | None:
-        return self.network.version if self.network is not None else None
+        """The IP family, also of a CIDR that only has host bits set (see masked_network)."""
+        net = self.masked_network
+        return net.version if net is not None else None
 
     @cached_property
     def block_size(self) -> int | None:
@@ -208,14 +225,21 @@ class Pool:
         return frozenset(u for u in uses if isinstance(u, str))
 
     @property
-    def serves_workloads(self) -> bool:
-        """True for a pool IPAM picks pod addresses from by its nodeSelector (the pools node rules count).
+    def assigns_automatically(self) -> bool:
+        """True for a pool IPAM may pick pod addresses from by its nodeSelector, whatever its CIDR.
 
-        Calico's `determinePools` (libcalico-go ipam.go) skips disabled pools, pools marked Allocatable=False
-        and Manual pools before it looks at the nodeSelector, and then needs the Workload use.
+        Calico's `determinePools` (libcalico-go/lib/ipam/ipam.go) starts from the enabled pools
+        (`GetEnabledPools`: not `disabled`, not marked Allocatable=False), skips pools whose
+        `assignmentMode` is not Automatic unless the pod names pools itself, then matches nodeSelector and
+        namespaceSelector; `filterPoolsByUse` then keeps the pools whose allowedUses include Workload.
         """
-        return (not self.disabled and self.network is not None and "Workload" in self.allowed_uses
-                and self.automatic and self.unallocatable is None)
+        return (not self.disabled and "Workload" in self.allowed_uses and self.automatic
+                and self.unallocatable is None)
+
+    @property
+    def serves_workloads(self) -> bool:
+        """assigns_automatically, and with a valid CIDR: the pools node rules count as serving nodes."""
+        return self.network is not None and self.assigns_automatically
 
     @property
     def block_count(self) -> int:

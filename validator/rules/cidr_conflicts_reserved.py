@@ -46,7 +46,7 @@ def cidr_conflicts_reserved(ctx: Context) -> Iterator[Finding]:
         return
     index: AddressIndex[ReservedRange] = AddressIndex((r.network, r) for r in reserved)
     for pool in ctx.pools():
-        net = pool.network
+        net = pool.masked_network  # with host bits set the range is still known
         if net is None:
             continue
         for hit in sorted(index.overlapping(net), key=lambda r: (r.network.version, r.network)):

@@ -33,6 +33,9 @@ def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     (`2001:db8::%eth0/64`) and no netmask form (`10.0.0.0/255.255.0.0`), both of which Python accepts.
     A missing or non-string `cidr` is schema-invalid's to report.
     For the operator's Installation, host bits are not a fault: the operator masks the CIDR itself.
+    A CIDR whose only fault is host bits still has a family and a range (`10.244.102.1/24` is an IPv4
+    /24): the other rules judge it as its masked network, so its block size, encapsulation, ranges and
+    its family's fallback are reported at once, not one fix at a time.
 
     ## Why is this bad?
     Calico refuses such a pool ("IPPool CIDR must be a valid subnet"; a bare address such as `10.0.0.1`

@@ -43,7 +43,7 @@ def cidr_link_local(ctx: Context) -> Iterator[Finding]:
     ```
     """
     for pool in ctx.pools():
-        net = pool.network
+        net = pool.masked_network  # with host bits set the range is still known
         if net is None:
             continue
         link_local = LINK_LOCAL[net.version]

@@ -45,7 +45,7 @@ def cidr_not_allowed(ctx: Context) -> Iterator[Finding]:
         return
     index: AddressIndex[IPNet] = AddressIndex((net, net) for net in allowed)
     for pool in ctx.pools():
-        net = pool.network
+        net = pool.masked_network  # with host bits set the range is still known
         if net is None or next(index.supernets(net), None) is not None:
             continue
         family = [str(a) for a in allowed if a.version == net.version]

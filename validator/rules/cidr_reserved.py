@@ -48,10 +48,11 @@ def cidr_reserved(ctx: Context) -> Iterator[Finding]:
     ```
     """
     for pool in ctx.pools():
-        if pool.network is None:
+        net = pool.masked_network  # with host bits set the range is still known
+        if net is None:
             continue
         for reserved, what in RESERVED_RANGES:
-            if reserved.version == pool.network.version and pool.network.overlaps(reserved):
+            if reserved.version == net.version and net.overlaps(reserved):
                 who = "Calico accepts it, but pods there are unreachable"
                 yield ctx.finding(f"{pool.describe()} overlaps the {what} range {reserved} ({who})",
                                   pool.resource, pool.source, "choose a private range such as 10.0.0.0/8 or "

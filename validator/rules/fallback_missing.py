@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..analysis import selector_of
-from ..model import Finding, family_name
+from ..model import Finding, Pool, family_name
 from .base import Context, rule
 from .common import some_of
 
@@ -37,8 +37,9 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
     """
     if not ctx.cluster_wide or not ctx.config.require_fallback:
         return
-    for version, pools in sorted(ctx.view.workload_pools.items()):
-        if ctx.view.fallback_pools(version):
+    for version in (4, 6):
+        pools = judged_pools(ctx, version)
+        if any(_selects_all(p) for p in pools):
             continue
         topology = [p for p in pools if selector_of(p) is not None]
         if not topology:
@@ -50,3 +51,23 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
             None, first.source,
             f"add an enabled {family_name(version)} pool with nodeSelector: all() as fallback",
             subject=family_name(version))
+
+
+def judged_pools(ctx: Context, version: int) -> list[Pool]:
+    """The family's pools that IPAM may assign from automatically (`Pool.assigns_automatically`), also
+    those whose CIDR only has host bits set (their family is known; cidr-invalid reports the CIDR), in
+    cluster order; kept by the view, so the webhook corrects the list instead of refiltering."""
+
+    def qualifies(pool: Pool) -> bool:
+        return pool.assigns_automatically and pool.version == version
+
+    return ctx.view.pools_where(f"fallback-missing/{version}", qualifies, _unordered)
+
+
+def _unordered(pool: Pool) -> int:
+    return 0
+
+
+def _selects_all(pool: Pool) -> bool:
+    selector = selector_of(pool)
+    return selector is not None and selector.is_all

@@ -42,13 +42,14 @@ def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
     """
     for pool in ctx.pools():
         operator = pool.origin == "operator"
-        if pool.disabled and not operator or pool.network is None or pool.block_size is None:
+        net = pool.masked_network  # 10.0.0.1/28 is still a /28: its size is judged too
+        if pool.disabled and not operator or net is None or pool.block_size is None:
             continue
         if operator and pool.spec.get("blockSize") == 0:
             continue  # the operator rejects blockSize 0 itself: block-size-invalid
-        if pool.network.prefixlen > pool.block_size:
+        if net.prefixlen > pool.block_size:
             yield ctx.finding(
                 f"{pool.describe()}: the pool is smaller than one /{pool.block_size} block (Calico: IP pool "
                 "size is too small for use with Calico IPAM. It must be equal to or greater than the block "
                 "size)", pool.resource, pool.source,
-                f"set blockSize to at least {pool.network.prefixlen}, or widen the cidr")
+                f"set blockSize to at least {net.prefixlen}, or widen the cidr")

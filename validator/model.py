@@ -237,6 +237,14 @@ class Pool:
                 and self.unallocatable is None)
 
     @property
+    def selects_no_node(self) -> bool:
+        """nodeSelector `!all()` (however written: `!(all())`, `! all()`): no node can match, so IPAM never
+        picks the pool by itself; manual and egress-gateway pools are written so and named by pods or
+        namespaces (`cni.projectcalico.org/ipv4pools`) instead."""
+        selector = self.parsed_node_selector
+        return selector is not None and selector.canonical == "!all()"
+
+    @property
     def serves_workloads(self) -> bool:
         """assigns_automatically, and with a valid CIDR: the pools node rules count as serving nodes."""
         return self.network is not None and self.assigns_automatically

@@ -21,6 +21,13 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
     When pools of an IP family use node selectors, checks that at least one enabled pool of that family
     selects every node: its `nodeSelector` is `all()`, empty or absent.
 
+    Only pools that Calico IPAM picks by themselves count, as `determinePools` and `filterPoolsByUse`
+    choose them (projectcalico/calico `libcalico-go/lib/ipam/ipam.go`): an enabled pool (not
+    `disabled`, not marked `Allocatable=False`) with `assignmentMode: Automatic` (the default) whose
+    `allowedUses` include `Workload` (the default). A pool whose `nodeSelector` is `!all()` matches no
+    node, so IPAM never picks it either: manual and egress-gateway pools are written so, and are used
+    only when a pod or namespace names them. A family served only by such pools needs no fallback.
+
     ## Why is this bad?
     Topology pools cover the nodes that exist today. A new node that is not yet labelled (or carries a
     new rack or zone value) matches none of them and its pods get no address. Calico's tutorial advises
@@ -54,12 +61,13 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
 
 
 def judged_pools(ctx: Context, version: int) -> list[Pool]:
-    """The family's pools that IPAM may assign from automatically (`Pool.assigns_automatically`), also
-    those whose CIDR only has host bits set (their family is known; cidr-invalid reports the CIDR), in
-    cluster order; kept by the view, so the webhook corrects the list instead of refiltering."""
+    """The family's pools that IPAM may assign from automatically (`Pool.assigns_automatically`, and not
+    `!all()`: `Pool.selects_no_node`), also those whose CIDR only has host bits set (their family is
+    known; cidr-invalid reports the CIDR), in cluster order; kept by the view, so the webhook corrects
+    the list instead of refiltering."""
 
     def qualifies(pool: Pool) -> bool:
-        return pool.assigns_automatically and pool.version == version
+        return pool.assigns_automatically and pool.version == version and not pool.selects_no_node
 
     return ctx.view.pools_where(f"fallback-missing/{version}", qualifies, _unordered)
 

@@ -149,7 +149,7 @@ def test_broken_file_is_reported_and_the_others_still_linted(case, cli) -> None:
     assert result.exit_code == 1
     findings, summary = parse_text(result.output)
     assert [f[:4] for f in findings] == [("a-broken.yaml", 7, "error", "yaml-invalid"),
-                                         ("b-pool.yaml", 1, "error", "cidr-invalid")]
+                                         ("b-pool.yaml", 4, "error", "cidr-invalid")]
     assert findings[0][4].startswith("YAML syntax error: ")
     assert summary.startswith("2 errors, 0 warnings in 2 files (1 pool, 0 nodes)")
 

@@ -45,7 +45,7 @@ def test_findings_are_sorted_by_file_line_and_rule(tmp_path: Path) -> None:
     keys = [(Path(f.source.file).name, f.source.line, f.rule) for f in findings]
     assert keys == sorted(keys)
     assert [k for k in keys if k[2] in ("pool-overlap", "cidr-invalid", "cidr-reserved")] == [
-        ("a.yaml", 1, "pool-overlap"), ("a.yaml", 6, "cidr-reserved"), ("b.yaml", 6, "cidr-invalid")]
+        ("a.yaml", 1, "pool-overlap"), ("a.yaml", 9, "cidr-reserved"), ("b.yaml", 9, "cidr-invalid")]
 
 
 def test_every_finding_is_complete(tmp_path: Path) -> None:

@@ -373,7 +373,7 @@ spec:
 def test_stdin_is_read_as_a_file_named_stdin(cli) -> None:
     result = cli(["lint", "-"], input=WITNESS)
     assert result.exit_code == 1
-    assert result.output.splitlines()[0].startswith("<stdin>:1: error cidr-invalid: IPPool/witness: ")
+    assert result.output.splitlines()[0].startswith("<stdin>:4: error cidr-invalid: IPPool/witness: ")
 
 
 def test_stdin_over_the_limit_is_a_finding(cli) -> None:

@@ -15,9 +15,11 @@ from typing import Any
 
 from .addresses import AddressIndex
 from .exemptions import Exemptions, exemptions
-from .model import Cluster, Node, Pool, Reservation, Resource
+from .model import Cluster, Manifest, Node, Pool, Reservation, Resource, Source
 from .nodeindex import NodeIndex, union_of
 from .selector import Selector
+
+OPERATOR_FIELDS = {"ipipMode": "encapsulation", "vxlanMode": "encapsulation"}
 
 
 def selector_of(pool: Pool) -> Selector | None:
@@ -183,6 +185,40 @@ class ClusterView:
         if isinstance(resources, frozenset):
             self._nodes_in[id(resources)] = (resources, found)
         return found
+
+    @cached_property
+    def _manifest_at(self) -> dict[Source, tuple[Manifest, tuple[str | int, ...]]]:
+        """Where each object's fields are: its manifest and the path of the object inside it, by the
+        object's Source (an operator pool is an entry of its Installation's spec.calicoNetwork.ipPools)."""
+        found: dict[Source, tuple[Manifest, tuple[str | int, ...]]] = {}
+        for manifest in self.cluster.manifests:
+            if manifest.schema != "installation":
+                found.setdefault(manifest.source, (manifest, ()))
+                continue
+            entries = manifest.body.get("spec", {}).get("calicoNetwork", {}) if isinstance(
+                manifest.body.get("spec"), dict) else {}
+            pools = entries.get("ipPools") if isinstance(entries, dict) else None
+            for index in range(len(pools) if isinstance(pools, list) else 0):
+                path = ("spec", "calicoNetwork", "ipPools", index)
+                found.setdefault(Source(manifest.source.file, manifest.line_of(path)), (manifest, path))
+        return found
+
+    def field_source(self, obj: Pool | Reservation | Any, path: tuple[str | int, ...]) -> Source:
+        """The file and line of a field of a pool (or other object) as written, `path` in the
+        projectcalico.org/v3 vocabulary (`("spec", "cidr")`); the object's own line when the field is
+        absent or the object came from no file. For an operator pool, `spec.X` is the entry's `X`
+        (`ipipMode` and `vxlanMode` are its `encapsulation`)."""
+        held = self._manifest_at.get(obj.source)
+        if held is None:
+            return obj.source
+        manifest, prefix = held
+        if prefix:
+            if path[:1] != ("spec",):
+                return obj.source
+            field = path[1] if len(path) > 1 else None
+            path = (OPERATOR_FIELDS.get(str(field), field), *path[2:]) if field is not None else ()
+        line = manifest.line_of((*prefix, *path))
+        return Source(obj.source.file, line)
 
     @cached_property
     def reservation_index(self) -> AddressIndex[Reservation]:

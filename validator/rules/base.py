@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
 
@@ -59,6 +59,11 @@ class Context:
     @property
     def cluster_wide(self) -> bool:
         return self.focus is None or self.focus.cluster_wide
+
+    def at(self, obj: Pool | Node | Any, *path: str | int) -> Source:
+        """The line of the object's field at `path` (`ctx.at(pool, "spec", "cidr")`): field rules point at
+        the field, as schema-invalid does."""
+        return self.view.field_source(obj, path)
 
     def finding(self, message: str, resource: Resource | None, source: Source | None, hint: str = "",
                 related: Iterable[Pool | Node | Related] = (), subject: str = "") -> Finding:

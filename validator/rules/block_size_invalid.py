@@ -52,7 +52,7 @@ def block_size_invalid(ctx: Context) -> Iterator[Finding]:
         if pool.version is None:
             if not 0 <= raw <= 128:
                 yield ctx.finding(f"{pool.resource}: blockSize {raw} is outside 0..128 (Calico's IPPool CRD)",
-                                  pool.resource, pool.source)
+                                  pool.resource, ctx.at(pool, "spec", "blockSize"))
             continue
         low, high = BLOCK_SIZE_RANGE[pool.version]
         if not low <= raw <= high:
@@ -64,5 +64,5 @@ def block_size_invalid(ctx: Context) -> Iterator[Finding]:
                       "for IPv6 pools")
             yield ctx.finding(
                 f"{pool.resource}: blockSize {raw} is outside {low}..{high} for an {family} pool ({reason})",
-                pool.resource, pool.source,
+                pool.resource, ctx.at(pool, "spec", "blockSize"),
                 f"use a block size from {low} to {high}, or leave it out for the default {default}")

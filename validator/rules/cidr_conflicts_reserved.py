@@ -54,5 +54,5 @@ def cidr_conflicts_reserved(ctx: Context) -> Iterator[Finding]:
             how = "lies inside" if shared == net else "contains"
             yield ctx.finding(
                 f"{pool.describe()} {how} reserved range {hit.network} ({hit.reason}): {shared} is "
-                f"reserved in the policy file", pool.resource, pool.source,
+                f"reserved in the policy file", pool.resource, ctx.at(pool, "spec", "cidr"),
                 f"move the pool out of {hit.network}", subject=str(hit.network))

@@ -61,7 +61,8 @@ def cidr_invalid(ctx: Context) -> Iterator[Finding]:
             continue  # missing or of the wrong type: schema-invalid
         problem, hint = _cidr_problem(text)
         if problem:
-            yield ctx.finding(f"{pool.resource}: {problem}", pool.resource, pool.source, hint)
+            yield ctx.finding(f"{pool.resource}: {problem}", pool.resource,
+                              ctx.at(pool, "spec", "cidr"), hint)
 
 
 def _cidr_problem(text: str) -> tuple[str, str]:

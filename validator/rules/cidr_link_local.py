@@ -51,4 +51,4 @@ def cidr_link_local(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{pool.describe()} overlaps {link_local} (Calico: IPPool CIDR overlaps with "
                 f"{'IPv4' if net.version == 4 else 'IPv6'} link local range {link_local})", pool.resource,
-                pool.source, "choose a private range such as 10.0.0.0/8 or fd00::/8")
+                ctx.at(pool, "spec", "cidr"), "choose a private range such as 10.0.0.0/8 or fd00::/8")

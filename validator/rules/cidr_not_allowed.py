@@ -56,5 +56,6 @@ def cidr_not_allowed(ctx: Context) -> Iterator[Finding]:
             why = f"only part of it ({', '.join(inside)}) is inside allowed-cidrs ({', '.join(family)})"
         else:
             why = f"it lies outside allowed-cidrs ({', '.join(family)})"
-        yield ctx.finding(f"{pool.describe()} is not an allowed range: {why}", pool.resource, pool.source,
+        yield ctx.finding(f"{pool.describe()} is not an allowed range: {why}", pool.resource,
+                          ctx.at(pool, "spec", "cidr"),
                           "choose a range inside allowed-cidrs, or extend allowed-cidrs in the policy file")

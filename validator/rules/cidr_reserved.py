@@ -55,5 +55,6 @@ def cidr_reserved(ctx: Context) -> Iterator[Finding]:
             if reserved.version == net.version and net.overlaps(reserved):
                 who = "Calico accepts it, but pods there are unreachable"
                 yield ctx.finding(f"{pool.describe()} overlaps the {what} range {reserved} ({who})",
-                                  pool.resource, pool.source, "choose a private range such as 10.0.0.0/8 or "
-                                  "fd00::/8 that avoids it", subject=str(reserved))
+                                  pool.resource, ctx.at(pool, "spec", "cidr"),
+                                  "choose a private range such as 10.0.0.0/8 or fd00::/8 that avoids it",
+                                  subject=str(reserved))

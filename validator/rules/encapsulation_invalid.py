@@ -46,9 +46,10 @@ def encapsulation_invalid(ctx: Context) -> Iterator[Finding]:
         if ipip in ENABLED and vxlan in ENABLED:
             yield ctx.finding(f"{pool.resource}: ipipMode {ipip} and vxlanMode {vxlan} are both enabled "
                               "(Calico: ipipMode and vxlanMode cannot both be enabled)", pool.resource,
-                              pool.source, "set one of them to Never", subject="both")
+                              ctx.at(pool, "spec", "vxlanMode"), "set one of them to Never", subject="both")
         if ipip in ENABLED and pool.version == 6:
             yield ctx.finding(f"{pool.describe()}: ipipMode {ipip} on an IPv6 pool (Calico: IPIP is not "
                               "supported on IPv6 pools; IPIP carries IPv4 only)",
-                              pool.resource, pool.source, "use vxlanMode for IPv6, or ipipMode: Never",
+                              pool.resource, ctx.at(pool, "spec", "ipipMode"),
+                              "use vxlanMode for IPv6, or ipipMode: Never",
                               subject="ipv6")

@@ -52,11 +52,12 @@ def ipam_config_invalid(ctx: Context) -> Iterator[Finding]:
     for settings in ctx.cluster.ipam:
         if ctx.focus is not None and settings.resource not in ctx.focus.objects:
             continue
-        resource, source = settings.resource, settings.source
+        resource = settings.resource
         if resource.name != "default":
             yield ctx.finding(
                 f"{resource}: the name must be default (Calico: Cannot create an IPAMConfiguration resource "
-                "with a name other than \"default\"; IPAM reads only default)", resource, source,
+                "with a name other than \"default\"; IPAM reads only default)", resource,
+                ctx.at(settings, "metadata", "name"),
                 "name it default", subject="name")
         highest = MAX_BLOCKS_PER_HOST.get(resource.api_version, MAX_BLOCKS_PER_HOST["projectcalico.org/v3"])
         for field, low, high in (("maxBlocksPerHost", 0, highest),
@@ -67,6 +68,6 @@ def ipam_config_invalid(ctx: Context) -> Iterator[Finding]:
                 yield ctx.finding(
                     f"{resource}: {field} {value} is outside {low}..{high} (Calico: {field} = '{value}' "
                     f"(must be {bound}))",
-                    resource, source, f"use a value from {low} to {high}"
+                    resource, ctx.at(settings, "spec", field), f"use a value from {low} to {high}"
                     + ("; 0 means the default of 20 blocks" if field == "maxBlocksPerHost" else ""),
                     subject=field)

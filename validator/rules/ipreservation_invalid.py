@@ -46,7 +46,8 @@ def ipreservation_invalid(ctx: Context) -> Iterator[Finding]:
             problem, hint = _reservation_problem(text)
             if problem:
                 yield ctx.finding(f"{reservation.resource}: reservedCIDRs[{index}] {problem}",
-                                  reservation.resource, reservation.source, hint, subject=str(index))
+                                  reservation.resource, ctx.at(reservation, "spec", "reservedCIDRs", index),
+                                  hint, subject=str(index))
 
 
 def _reservation_problem(text: str) -> tuple[str, str]:

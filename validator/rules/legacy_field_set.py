@@ -50,9 +50,10 @@ def legacy_field_set(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{pool.resource}: spec.ipip is the legacy APIv1 field (Calico up to v3.31: failed to "
                 "validate Field: IPIP because of Tag: mustBeNil; v3.32+ no longer knows it)", pool.resource,
-                pool.source, "use ipipMode: Always, CrossSubnet or Never", subject="ipip")
+                ctx.at(pool, "spec", "ipip"), "use ipipMode: Always, CrossSubnet or Never", subject="ipip")
         if pool.spec.get("nat-outgoing") is True:
             yield ctx.finding(
                 f"{pool.resource}: spec.nat-outgoing is the legacy APIv1 field (Calico up to v3.31: failed "
                 "to validate Field: NATOutgoingV1 because of Tag: mustBeFalse; v3.32+ no longer knows it)",
-                pool.resource, pool.source, "use natOutgoing: true", subject="nat-outgoing")
+                pool.resource, ctx.at(pool, "spec", "nat-outgoing"), "use natOutgoing: true",
+                subject="nat-outgoing")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding
+from ..model import Finding, Pool
 from .base import Context, rule
 from .common import ENABLED, LOAD_BALANCER, selector_problem, uses_written
 
@@ -61,7 +61,8 @@ def load_balancer_invalid(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{pool.resource}: allowedUses combines LoadBalancer with {', '.join(others)} (Calico: "
                 "LoadBalancer cannot be combined with Workload or Tunnel allowed uses)", pool.resource,
-                pool.source, "use a separate pool for LoadBalancer addresses", subject="uses")
+                ctx.at(pool, "spec", "allowedUses"), "use a separate pool for LoadBalancer addresses",
+                subject="uses")
         encapsulated = [f"{f} {pool.spec.get(f)}" for f in ("ipipMode", "vxlanMode")
                         if pool.spec.get(f) in ENABLED]
         if encapsulated:
@@ -74,11 +75,12 @@ def load_balancer_invalid(ctx: Context) -> Iterator[Finding]:
                 if not pool.raw.get("encapsulation"):
                     encapsulated = ["encapsulation IPIP, the operator's default for IPv4 under Calico CNI"]
             yield ctx.finding(f"{pool.resource}: LoadBalancer pool with {' and '.join(encapsulated)} ({why})",
-                              pool.resource, pool.source, hint, subject="encapsulation")
+                              pool.resource, ctx.at(pool, "spec", _encapsulation_field(pool)), hint,
+                              subject="encapsulation")
         if pool.spec.get("disableBGPExport") is True:
             yield ctx.finding(
                 f"{pool.resource}: LoadBalancer pool with disableBGPExport: true (Calico: LoadBalancer IP "
-                "pools cannot disable BGP export)", pool.resource, pool.source,
+                "pools cannot disable BGP export)", pool.resource, ctx.at(pool, "spec", "disableBGPExport"),
                 "remove disableBGPExport: service addresses must be advertised", subject="bgp")
         operator = pool.origin == "operator"
         selector = (pool.raw if operator else pool.spec).get("nodeSelector")
@@ -90,4 +92,10 @@ def load_balancer_invalid(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{pool.resource}: LoadBalancer pool with nodeSelector {selector!r}{note} (Calico: IP Pool "
                 "with AllowedUse LoadBalancer must have nodeSelector set to all())", pool.resource,
-                pool.source, "set nodeSelector: all() or leave it out", subject="nodeSelector")
+                ctx.at(pool, "spec", "nodeSelector"), "set nodeSelector: all() or leave it out",
+                subject="nodeSelector")
+
+
+def _encapsulation_field(pool: Pool) -> str:
+    """The enabled one of ipipMode and vxlanMode (an operator pool's are both its encapsulation)."""
+    return "ipipMode" if pool.spec.get("ipipMode") in ENABLED else "vxlanMode"

@@ -60,16 +60,19 @@ def operator_pool_invalid(ctx: Context) -> Iterator[Finding]:
                 yield ctx.finding(
                     f"{pool.resource}: nodeSelector {selector!r} with CNI plugin {settings.cni_type} (the "
                     f"operator: IP pool nodeSelector ({selector}) should be 'all()' when using non-Calico "
-                    "CNI plugin)", pool.resource, pool.source, "remove nodeSelector", subject="nodeSelector")
+                    "CNI plugin)", pool.resource, ctx.at(pool, "spec", "nodeSelector"), "remove nodeSelector",
+                    subject="nodeSelector")
             ipv6_ipip = pool.version == 6 and encapsulation in ("IPIP", "IPIPCrossSubnet")
             if encapsulation not in (None, "", "None") and not load_balancer and not ipv6_ipip:
                 yield ctx.finding(
                     f"{pool.resource}: encapsulation {encapsulation} with CNI plugin {settings.cni_type} "
                     f"(the operator: {encapsulation} is invalid for ipPool.encapsulation when using "
-                    "non-Calico CNI, should be None)", pool.resource, pool.source, "set encapsulation: None",
+                    "non-Calico CNI, should be None)", pool.resource, ctx.at(pool, "spec", "ipipMode"),
+                    "set encapsulation: None",
                     subject="encapsulation")
         elif settings.ipam_type == "HostLocal" and encapsulation in ("VXLAN", "VXLANCrossSubnet"):
             yield ctx.finding(
                 f"{pool.resource}: encapsulation {encapsulation} with HostLocal IPAM (the operator: "
                 f"{encapsulation} is invalid for ipPool.encapsulation with Calico CNI and HostLocal IPAM)",
-                pool.resource, pool.source, "use IPIP or None, or Calico IPAM", subject="encapsulation")
+                pool.resource, ctx.at(pool, "spec", "ipipMode"), "use IPIP or None, or Calico IPAM",
+                subject="encapsulation")

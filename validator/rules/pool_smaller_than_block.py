@@ -48,8 +48,9 @@ def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
         if operator and pool.spec.get("blockSize") == 0:
             continue  # the operator rejects blockSize 0 itself: block-size-invalid
         if net.prefixlen > pool.block_size:
+            field = "blockSize" if "blockSize" in pool.raw else "cidr"
             yield ctx.finding(
                 f"{pool.describe()}: the pool is smaller than one /{pool.block_size} block (Calico: IP pool "
                 "size is too small for use with Calico IPAM. It must be equal to or greater than the block "
-                "size)", pool.resource, pool.source,
+                "size)", pool.resource, ctx.at(pool, "spec", field),
                 f"set blockSize to at least {net.prefixlen}, or widen the cidr")

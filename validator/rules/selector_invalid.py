@@ -60,5 +60,6 @@ def selector_invalid(ctx: Context) -> Iterator[Finding]:
                             f"on {where}")
             hint = ("use all() to select every node" if "global(" in problem else
                     'quote values and use Calico syntax, e.g. rack == "0" or has(zone)')
-            yield ctx.finding(f"{pool.resource}: spec.{field} {problem}", pool.resource, pool.source, hint,
+            yield ctx.finding(f"{pool.resource}: spec.{field} {problem}", pool.resource,
+                              ctx.at(pool, "spec", field), hint,
                               subject=field)

@@ -58,5 +58,5 @@ def tunnel_namespace_selector(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             f"{pool.resource}: namespaceSelector {pool.namespace_selector!r} while {how} (Calico: IP Pool "
             "with AllowedUse Tunnel cannot have namespaceSelector specified - tunnel IPs are not namespaced "
-            "resources)", pool.resource, pool.source,
+            "resources)", pool.resource, ctx.at(pool, "spec", "namespaceSelector"),
             "set allowedUses: [Workload] on a pool with a namespaceSelector")

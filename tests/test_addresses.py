@@ -76,3 +76,16 @@ def test_a_zoned_policy_cidr_is_a_located_config_error(key: str, cidr: str) -> N
     with pytest.raises(ConfigError) as caught:
         parse_config("max-pods: 110\n" + key.format(c=cidr) + "\n", "policy.yaml")
     assert caught.value.problems[0].startswith("policy.yaml:2: ")
+
+
+@pytest.mark.parametrize(("allowed", "warned"), [([], True), (["172.100.0.0/16"], False),
+                                                  (["172.0.0.0/8"], False), (["172.100.1.0/24"], True),
+                                                  (["fd00::/8"], True)])
+def test_cidr_public_is_silenced_only_by_an_allowed_cidr_that_covers_the_pool(
+        tmp_path: Path, allowed: list[str], warned: bool) -> None:
+    from validator.config import Config, parse_config
+
+    pool = _write(tmp_path / "p.yaml", "apiVersion: projectcalico.org/v3\nkind: IPPool\n"
+                  "metadata: {name: pods}\nspec: {cidr: 172.100.0.0/16}\n")
+    config = parse_config(f"allowed-cidrs: {allowed}\n") if allowed else Config()
+    assert bool(lint_paths(pool, config=config).of("cidr-public")) is warned

@@ -157,20 +157,29 @@ def model_pool(i: int, net, name: str | None = None) -> Pool:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(networks(), min_size=1, max_size=25), st.integers(0, 3))
-def test_pool_overlap_reports_each_overlapping_pair_once(nets: list, renamed: int) -> None:
-    """Pools are told apart by their line; the first `renamed` share a name (not each other's overlap)."""
+@given(st.lists(networks(), min_size=1, max_size=25), st.integers(0, 3), st.booleans())
+def test_pool_overlap_reports_each_overlapping_pair_once(nets: list, renamed: int, focused: bool) -> None:
+    """Pools are told apart by their line; the first `renamed` share a name (not each other's overlap).
+    Linted, a pool gets one finding whose related objects are every pool it overlaps; judged with a
+    focus (the webhook), each pair is its own finding. Either way every pair is named exactly once."""
     pools = [model_pool(i, net, "same" if i < renamed else None) for i, net in enumerate(nets)]
     by_line = {p.source.line: p for p in pools}
-    findings = [f for f in run(Cluster(pools=pools)).findings if f.rule == "pool-overlap"]
+    focus = Focus(pools=frozenset(p.resource for p in pools)) if focused else None
+    findings = [f for f in run(Cluster(pools=pools), focus=focus).findings if f.rule == "pool-overlap"]
     expected = {frozenset((a.source.line, b.source.line)) for a, b in itertools.combinations(pools, 2)
                 if a.name != b.name and a.network.version == b.network.version
                 and a.network.overlaps(b.network)}
-    got = [frozenset((f.source.line, f.related[0].source.line)) for f in findings]
+    got = [frozenset((f.source.line, r.source.line)) for f in findings for r in f.related]
     assert len(got) == len(set(got)), "a pair reported twice"
     assert set(got) == expected
+    owners = [f.source.line for f in findings]
+    assert focused or len(owners) == len(set(owners)), "one finding per pool"
+    assert all(len(f.related) == 1 for f in findings) or not focused
     for finding in findings:
-        owner, other = by_line[finding.source.line], by_line[finding.related[0].source.line]
-        assert finding.resource == owner.resource and finding.related[0].resource == other.resource
-        assert owner.network.prefixlen >= other.network.prefixlen  # about the narrower pool
-        assert f"both contain {owner.network}" in finding.message
+        owner = by_line[finding.source.line]
+        assert finding.resource == owner.resource
+        for related in finding.related:
+            other = by_line[related.source.line]
+            assert related.resource == other.resource
+            assert owner.network.prefixlen >= other.network.prefixlen  # about the narrower pool
+        assert f"contain {owner.network}" in finding.message

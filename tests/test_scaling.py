@@ -106,3 +106,16 @@ def test_node_block_limit_without_nodes_walks_for_findings_only(monkeypatch: pyt
     found = [f for f in run(cluster).findings if f.rule == "node-block-limit"]
     assert [f.resource.name for f in found if f.resource] == ["all-0"]  # the one pool IPAM reaches first
     assert len(walks) == len(found) and sum(walks) <= 21
+
+
+def test_nested_pools_give_one_overlap_finding_per_nested_pool() -> None:
+    """The overlap flood: a /16 holding 16 /20s holding 256 /24s is 528 overlapping pairs, but one finding
+    per nested pool (272), each naming (as related) every pool that contains it."""
+    nets = ["10.0.0.0/16", *(f"10.0.{16 * i}.0/20" for i in range(16)),
+            *(f"10.0.{i}.0/24" for i in range(256))]
+    cluster = Cluster(pools=[Pool(Resource(V3, "IPPool", f"p{i}"), Source("p.yaml", 1 + 4 * i), {"cidr": net})
+                             for i, net in enumerate(nets)])
+    found = [f for f in run(cluster).findings if f.rule == "pool-overlap"]
+    assert len(found) == 272
+    assert sum(len(f.related) for f in found) == 16 + 2 * 256
+    assert all(len(f.message) < 400 for f in found)

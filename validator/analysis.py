@@ -294,12 +294,16 @@ class ClusterView:
         return ids
 
     def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
-        """The nodes of `scope` grouped by which of `pools` select them (each group's pools in cluster
-        order; nodes no pool selects form a group without pools).
+        """`pool_groups` with each group's nodes as a set (an int)."""
+        return [(bits_of(positions), chosen) for positions, chosen in self.pool_groups(pools, scope)]
+
+    def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
+        """The nodes of `scope` (ascending positions) grouped by which of `pools` select them (each
+        group's pools in cluster order; nodes no pool selects form a group without pools).
 
         Each node is looked up (`pools_selecting_node`), and nodes that share their list of selecting
         pools share the work: the cost is the nodes in scope and the distinct pool sets, never pools x
-        groups.
+        groups; positions, not node-wide ints, so many small groups cost their members.
         """
         wanted = self.member_ids(pools)
         chosen_of: dict[int, tuple[Pool, ...]] = {}
@@ -310,7 +314,7 @@ class ClusterView:
             if chosen is None:
                 chosen = chosen_of[id(selecting)] = tuple(p for p in selecting if id(p) in wanted)
             by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
-        return [(bits_of(positions), list(chosen)) for chosen, positions in by_set.values()]
+        return [(positions, list(chosen)) for chosen, positions in by_set.values()]
 
 
 def bits_of(positions: list[int]) -> int:

@@ -138,16 +138,16 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
         for pool in ctx.pools():
             if not written or pool.resource in written:
                 scope |= view.selected_bits(pool)
-    groups = view.pool_sets(pools, scope)  # costs the nodes in scope, not pools x groups
+    groups = view.pool_groups(pools, scope)  # costs the nodes in scope, not pools x groups
     family = family_name(version)
-    for bits, members in groups:
+    for positions, members in groups:
         if not members:
             continue  # served by no pool: node-unselected
         reached = node_capacity(sorted(members, key=lambda p: p.name), limit)  # IPAM's order: by name
         if reached is None:
             continue
         capacity, taken = reached
-        for position in view.node_index.members(bits):
+        for position in positions:
             node = nodes[position]
             pods = node.max_pods or ctx.config.max_pods
             if capacity >= pods:

@@ -52,6 +52,7 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
         return
     limit, strict, where = block_limit(ctx.cluster)
     groups = ctx.view.pods_groups(ctx.config.max_pods)  # kept by the view, not one pass over every node
+    everyone = ctx.view.node_index.all_bits
     for pool in ctx.pools():
         if not pool.serves_workloads or pool.block_size is None or pool.network is None:
             continue
@@ -61,7 +62,7 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
             continue
         blocks, size = pool.block_count, pool.block_addresses
         if strict:
-            needed = sum((bits & group).bit_count() * blocks_for(pods, size, limit)
+            needed = sum(_count(bits, group, nodes, everyone) * blocks_for(pods, size, limit)
                          for pods, group in groups.items())
             if 0 < blocks < needed:
                 yield ctx.finding(
@@ -76,7 +77,8 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
                 f"{nodes} nodes it selects: {nodes - blocks} of them get no block of it and borrow addresses "
                 "from other nodes' blocks", pool.resource,
                 pool.source, "widen the cidr or use a longer blockSize", subject="blocks")
-        demand = sum((bits & group).bit_count() * min(pods, limit * size) for pods, group in groups.items())
+        demand = sum(_count(bits, group, nodes, everyone) * min(pods, limit * size)
+                     for pods, group in groups.items())
         addresses = pool.network.num_addresses
         if addresses < demand:
             yield ctx.finding(
@@ -84,3 +86,9 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
                 f"pods (max pods {ctx.config.max_pods} unless the node reports its own; at most {limit} "
                 "blocks per node)", pool.resource,
                 pool.source, "widen the cidr, or add pools for these nodes", subject="addresses")
+
+
+def _count(bits: int, group: int, nodes: int, everyone: int) -> int:
+    """How many of `bits` (which has `nodes` members) are in `group`: without an AND of node-wide ints
+    when the group is every node (all nodes run the same pods, the usual case)."""
+    return nodes if group == everyone else (bits & group).bit_count()

@@ -173,3 +173,19 @@ def test_a_keyword_outside_the_subset_is_refused_when_compiling() -> None:
 def test_config_nulls_are_values_and_object_nulls_are_absent() -> None:
     assert not schemas.is_valid("config", {"max-pods": None}, prune_nulls=False)
     assert schemas.is_valid("ippool", {**VALID["ippool"], "status": None})
+
+
+def test_a_valid_object_is_judged_without_importing_jsonschema(tmp_path) -> None:
+    """jsonschema is only for explaining failures: linting valid pools leaves it unimported (start-up)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "p.yaml").write_text("apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: a}\n"
+                                     "spec: {cidr: 10.0.0.0/16}\n", encoding="utf-8")
+    code = ("import sys\nfrom validator.cli import main\ntry:\n    main(['lint', 'p.yaml'])\n"
+            "except SystemExit:\n    pass\nprint('jsonschema' in sys.modules, file=sys.stderr)\n")
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          check=False, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr

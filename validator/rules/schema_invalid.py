@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .. import schemas
 from ..model import Finding, Manifest, Source
 from .base import Context, rule
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain an object the compiled checker refused
+    from jsonschema.exceptions import ValidationError
 
 
 def _path_text(path: Any) -> str:
@@ -40,6 +41,8 @@ def schema_errors(manifest: Manifest) -> list[ValidationError]:
     try:
         return schemas.errors(manifest.schema, manifest.body)
     except RecursionError:
+        from jsonschema.exceptions import ValidationError
+
         return [ValidationError("the object nests too deeply to check")]
 
 

@@ -195,10 +195,7 @@ class ClusterView:
             if manifest.schema != "installation":
                 found.setdefault(manifest.source, (manifest, ()))
                 continue
-            entries = manifest.body.get("spec", {}).get("calicoNetwork", {}) if isinstance(
-                manifest.body.get("spec"), dict) else {}
-            pools = entries.get("ipPools") if isinstance(entries, dict) else None
-            for index in range(len(pools) if isinstance(pools, list) else 0):
+            for index in range(_operator_entries(manifest)):
                 path = ("spec", "calicoNetwork", "ipPools", index)
                 found.setdefault(Source(manifest.source.file, manifest.line_of(path)), (manifest, path))
         return found
@@ -315,6 +312,14 @@ class ClusterView:
                 chosen = chosen_of[id(selecting)] = tuple(p for p in selecting if id(p) in wanted)
             by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
         return [(positions, list(chosen)) for chosen, positions in by_set.values()]
+
+
+def _operator_entries(manifest: Manifest) -> int:
+    """How many spec.calicoNetwork.ipPools entries an Installation holds (0 when the shape is wrong)."""
+    node: Any = manifest.body
+    for key in ("spec", "calicoNetwork", "ipPools"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return len(node) if isinstance(node, list) else 0
 
 
 def bits_of(positions: list[int]) -> int:

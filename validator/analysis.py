@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .addresses import AddressIndex
 from .exemptions import Exemptions, exemptions
@@ -20,6 +20,36 @@ from .nodeindex import NodeIndex, union_of
 from .selector import Selector
 
 OPERATOR_FIELDS = {"ipipMode": "encapsulation", "vxlanMode": "encapsulation"}
+
+T = TypeVar("T")
+
+MEMO_SIZE = 8  # answers remembered per argument object: a run's rules ask about one or two focus sets
+
+
+class IdentityMemo(Generic[T]):
+    """Answers remembered for argument objects by identity (a focus frozenset, a list this view handed
+    out), at most `size` of them.
+
+    A snapshot's view outlives every request asked of it, so nothing it remembers per argument may grow
+    with the requests: when full, the memo starts again (the next asks rebuild what they need).
+    """
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._held: dict[int, tuple[object, T]] = {}
+
+    def get(self, key: object) -> T | None:
+        held = self._held.get(id(key))
+        return held[1] if held is not None and held[0] is key else None
+
+    def put(self, key: object, value: T) -> T:
+        if len(self._held) >= self.size:
+            self._held.clear()
+        self._held[id(key)] = (key, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 def selector_of(pool: Pool) -> Selector | None:
@@ -42,9 +72,9 @@ class ClusterView:
         self._fallback: dict[int, list[Pool]] = {}
         self._where: dict[str, list[Pool]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
-        self._nodes_in: dict[int, tuple[frozenset[Resource], list[Node]]] = {}
-        self._member_ids: dict[int, tuple[list[Pool], Container[int]]] = {}
-        self._pools_in: dict[int, tuple[Iterable[Resource], list[Pool]]] = {}
+        self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
+        self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
+        self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
 
     @property
     def pools(self) -> list[Pool]:
@@ -159,15 +189,10 @@ class ClusterView:
     def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
         """The pools that are these resources, in cluster order (remembered for a frozenset: every rule
         of a run asks for the same focus)."""
-        held = self._pools_in.get(id(resources))
-        if held is not None and held[0] is resources:
-            return held[1]
-        found = self._lookup_pools(resources)
-        if isinstance(resources, frozenset):
-            self._pools_in[id(resources)] = (resources, found)
-        return found
+        return _remembered(self._pools_in, resources, self.lookup_pools)
 
-    def _lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
+    def lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
+        """`pools_in`, looked up every time."""
         index = self._pools_by_resource
         pools = self.cluster.pools
         return [pools[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
@@ -175,16 +200,13 @@ class ClusterView:
     def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
         """The nodes that are these resources, in cluster order (remembered for a frozenset: every rule
         of a run asks for the same focus)."""
-        if isinstance(resources, frozenset):
-            held = self._nodes_in.get(id(resources))
-            if held is not None and held[0] is resources:
-                return held[1]
+        return _remembered(self._nodes_in, resources, self.lookup_nodes)
+
+    def lookup_nodes(self, resources: Iterable[Resource]) -> list[Node]:
+        """`nodes_in`, looked up every time."""
         index = self._nodes_by_resource
         nodes = self.cluster.nodes
-        found = [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
-        if isinstance(resources, frozenset):
-            self._nodes_in[id(resources)] = (resources, found)
-        return found
+        return [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
 
     @cached_property
     def _manifest_at(self) -> dict[Source, tuple[Manifest, tuple[str | int, ...]]]:
@@ -283,12 +305,8 @@ class ClusterView:
 
     def member_ids(self, pools: list[Pool]) -> Container[int]:
         """The ids of `pools`, remembered for a list this view handed out (pools_where)."""
-        held = self._member_ids.get(id(pools))
-        if held is not None and held[0] is pools:
-            return held[1]
-        ids = set(map(id, pools))
-        self._member_ids[id(pools)] = (pools, ids)
-        return ids
+        held = self._member_ids.get(pools)
+        return held if held is not None else self._member_ids.put(pools, set(map(id, pools)))
 
     def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
         """`pool_groups` with each group's nodes as a set (an int)."""
@@ -320,6 +338,14 @@ def _operator_entries(manifest: Manifest) -> int:
     for key in ("spec", "calicoNetwork", "ipPools"):
         node = node.get(key) if isinstance(node, dict) else None
     return len(node) if isinstance(node, list) else 0
+
+
+def _remembered(memo: IdentityMemo[list[Any]], resources: Iterable[Resource],
+                lookup: Callable[[Iterable[Resource]], list[Any]]) -> list[Any]:
+    if not isinstance(resources, frozenset):
+        return lookup(resources)
+    held = memo.get(resources)
+    return held if held is not None else memo.put(resources, lookup(resources))
 
 
 def bits_of(positions: list[int]) -> int:

@@ -76,9 +76,9 @@ class DeltaView(ClusterView):
     def node_position(self, node: Node) -> int:
         return self._node_position if node is self._node else self.base.node_position(node)
 
-    def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
+    def lookup_nodes(self, resources: Iterable[Resource]) -> list[Node]:
         if self._node is None:
-            return self.base.nodes_in(resources)  # remembered there, for every request's views
+            return self.base.lookup_nodes(resources)  # not base.nodes_in: nothing of a request stays there
         wanted = set(resources)
         index = self.base._nodes_by_resource
         positions = {i for r in wanted for i in index.get(r, ()) if i != self._node_position}
@@ -140,12 +140,9 @@ class DeltaView(ClusterView):
         """Only for a rule that reads the index itself; `overlapping` never builds it."""
         return AddressIndex((p.network, p) for p in self.cluster.pools if p.network is not None)
 
-    def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
+    def lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         if not self.change.touches_pools:
-            return self.base.pools_in(resources)
-        return super().pools_in(resources)  # remembered per focus, looked up below
-
-    def _lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
+            return self.base.lookup_pools(resources)
         wanted = set(resources)
         edit = self._pools
         base_pools = self.base.cluster.pools

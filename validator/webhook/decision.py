@@ -28,10 +28,11 @@ from typing import Any, Literal
 
 from ..config import Config
 from ..engine import Result, apply_policy, run
-from ..model import CALICO_API_VERSIONS, OPERATOR, Finding, Resource
+from ..model import Finding
 from ..rules import REGISTRY
 from ..rules.base import Focus
 from .admission import AdmissionRequest, require_objects
+from .changes import normalized
 from .delta import DeltaView
 from .plan import Plan, make_plan
 from .routes import JUDGED_KINDS
@@ -41,6 +42,7 @@ Mode = Literal["enforce", "warn"]
 VERBS = {"CREATE": "creating", "UPDATE": "updating", "DELETE": "deleting"}
 RULES_SHOWN = 2  # rules spelled out in a denial; the rest are named
 OBJECTS_SHOWN = 5
+MAX_MESSAGE = 512  # characters of one finding's message in a denial
 
 
 @dataclass
@@ -62,14 +64,28 @@ def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: M
         return Decision(True, judged=False)
     require_objects(request)
     plan = make_plan(snapshot, request)
-    after = findings(plan.after, plan, config) + transition_findings(plan, config)
+    verb = VERBS.get(request.operation, request.operation.lower())
+    if registers_a_node(request):
+        mode = "warn"
+    own = object_findings(plan.after, plan, config) + transition_findings(plan, config)
+    if mode == "enforce" and any(refuses_the_object(f, plan) for f in own):
+        # The answer is "denied" whatever the relational rules say, so they are not asked: an object the
+        # API server's own schema refuses (an Installation with thousands of ipPools where the CRD allows
+        # 25) costs only its own checks, never its pools x the cluster's nodes.
+        return decide([], own, plan, verb, mode)
+    after = own + relation_findings(plan.after, plan, config)
     # Only an after-finding's rule can tell new from pre-existing: the before-state runs those rules only
     # (none at all for a clean write), which halves the work of a typical request.
     rules = frozenset(f.rule for f in after)
     before = findings(plan.before, plan, config, rules) if rules else []
-    if registers_a_node(request):
-        mode = "warn"
-    return decide(before, after, plan, VERBS.get(request.operation, request.operation.lower()), mode)
+    return decide(before, after, plan, verb, mode)
+
+
+def refuses_the_object(finding: Finding, plan: Plan) -> bool:
+    """An error of an object rule about a written object: it denies whatever the before-state held."""
+    rule = REGISTRY.get(finding.rule)
+    return (finding.severity == "error" and rule is not None and rule.scope == "object"
+            and finding.resource is not None and normalized(finding.resource) in plan.written_identities)
 
 
 def registers_a_node(request: AdmissionRequest) -> bool:
@@ -81,21 +97,30 @@ def registers_a_node(request: AdmissionRequest) -> bool:
 
 def findings(view: DeltaView, plan: Plan, config: Config,
              wanted: frozenset[str] | None = None) -> list[Finding]:
-    """The engine's findings for the plan's focus in one state, in two runs that never overlap.
+    """The engine's findings for the plan's focus in one state, in two runs that never overlap."""
+    return object_findings(view, plan, config, wanted) + relation_findings(view, plan, config, wanted)
 
-    Rules of `scope="object"` judge an object's own content, which only the written objects changed, so
-    they see only those; relational rules see the whole focus (the pools and nodes the write affects).
-    An object rule's finding about an unwritten object could neither be new nor involve the write.
-    """
-    found: list[Finding] = []
+
+def object_findings(view: DeltaView, plan: Plan, config: Config,
+                    wanted: frozenset[str] | None = None) -> list[Finding]:
+    """Rules of `scope="object"` judge an object's own content, which only the written objects changed, so
+    they see only those. An object rule's finding about an unwritten object could neither be new nor
+    involve the write."""
     own = Focus(pools=plan.written, nodes=plan.written, reservations=plan.written, objects=plan.focus.objects,
                 cluster_wide=False)
-    object_rules, relation_rules = rule_kinds()
-    for rules, focus in ((object_rules, own), (relation_rules, plan.focus)):
-        chosen = rules if wanted is None else rules & wanted
-        if chosen:
-            found += run(view.cluster, only(config, chosen), focus, view).findings
-    return found
+    return _run(view, config, rule_kinds()[0], wanted, own)
+
+
+def relation_findings(view: DeltaView, plan: Plan, config: Config,
+                      wanted: frozenset[str] | None = None) -> list[Finding]:
+    """Relational rules see the whole focus: the pools and nodes the write affects."""
+    return _run(view, config, rule_kinds()[1], wanted, plan.focus)
+
+
+def _run(view: DeltaView, config: Config, rules: frozenset[str], wanted: frozenset[str] | None,
+         focus: Focus) -> list[Finding]:
+    chosen = rules if wanted is None else rules & wanted
+    return run(view.cluster, only(config, chosen), focus, view).findings if chosen else []
 
 
 def rule_kinds() -> tuple[frozenset[str], frozenset[str]]:
@@ -135,16 +160,6 @@ def transition_findings(plan: Plan, config: Config) -> list[Finding]:
     return kept.findings
 
 
-def normalized(resource: Resource | None) -> Any:
-    """A pool or reservation is one object whichever API group (or the operator) names it."""
-    if resource is None:
-        return None
-    calico = resource.api_version in (*CALICO_API_VERSIONS, OPERATOR)
-    if calico and resource.kind in ("IPPool", "IPReservation"):
-        return ("calico", resource.kind, resource.name)
-    return resource
-
-
 def identity(finding: Finding) -> tuple[Any, ...]:
     related = tuple(normalized(r.resource) for r in finding.related)
     return (finding.rule, normalized(finding.resource), related, finding.subject)
@@ -153,7 +168,7 @@ def identity(finding: Finding) -> tuple[Any, ...]:
 def decide(before: Iterable[Finding], after: Iterable[Finding], plan: Plan, verb: str,
            mode: Mode) -> Decision:
     seen = {identity(f) for f in before}
-    written = {normalized(r) for r in plan.written}
+    written = plan.written_identities
     blocking: list[Finding] = []
     warnings: list[str] = []
     for finding in after:
@@ -190,7 +205,7 @@ def deny_message(blocking: list[Finding], verb: str, subject: str) -> str:
     lines = []
     for rule, findings in list(groups.items())[:RULES_SHOWN]:
         first = findings[0]
-        text = f"[{rule}] {first.message}"
+        text = f"[{rule}] {elided(first.message)}"
         others = list(dict.fromkeys(name for f in findings[1:] for name in _involved(f, first)))
         if others:
             more = len(others) - OBJECTS_SHOWN
@@ -203,6 +218,15 @@ def deny_message(blocking: list[Finding], verb: str, subject: str) -> str:
     if hidden:
         message += f" (also broken: {', '.join(hidden)})"
     return message
+
+
+def elided(text: str, most: int = MAX_MESSAGE) -> str:
+    """A finding's message cut in the middle when long (a schema error quoting a huge value): kubectl
+    shows the status message whole, and its start and end say what and why."""
+    if len(text) <= most:
+        return text
+    half = (most - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 def _involved(finding: Finding, first: Finding) -> list[str]:

@@ -131,9 +131,13 @@ class DeltaView(ClusterView):
             return self.base.overlapping(pool)
         gone = self._pools.gone_ids
         found = [o for o in self.base.address_index.overlapping(net) if id(o) not in gone and o is not pool]
-        found += [a for a in self._pools.added if a is not pool and a.network is not None
-                  and a.network.version == net.version and a.network.overlaps(net)]
+        found += [a for a in self._added_index.overlapping(net) if a is not pool]
         return found
+
+    @cached_property
+    def _added_index(self) -> AddressIndex[Pool]:
+        """The put pools by CIDR: an Installation puts thousands, and each asks about all the others."""
+        return AddressIndex((a.network, a) for a in self._pools.added if a.network is not None)
 
     @cached_property
     def address_index(self) -> AddressIndex[Pool]:
@@ -177,8 +181,15 @@ class DeltaView(ClusterView):
             return self.base.pools_named(name)
         edit, old = self._pools, self.base.cluster.pools
         found = [(i, old[i]) for i in self.snapshot.pools_by_name.get(name, ()) if i not in edit.gone]
-        found += [(edit.order[id(a)], a) for a in edit.added if a.name == name]
+        found += [(edit.order[id(a)], a) for a in self._added_by_name.get(name, ())]
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
+
+    @cached_property
+    def _added_by_name(self) -> dict[str, list[Pool]]:
+        found: dict[str, list[Pool]] = {}
+        for pool in self._pools.added:
+            found.setdefault(pool.name, []).append(pool)
+        return found
 
     @cached_property
     def _new_node_list(self) -> list[Pool]:
@@ -191,16 +202,26 @@ class DeltaView(ClusterView):
         base = self.base.pools_selecting_node(position)
         if not self.change.touches_pools:
             return base
-        edit = self._pools
-        hits = tuple(self.selected_bits(a) >> position & 1 for a in edit.added)
+        edit, groups = self._pools, self._added_by_selection
+        hits = tuple(bits >> position & 1 for bits in groups)
         key = (id(base), hits)  # nodes sharing a list and the new pools' verdicts share the answer
         found = self._patched_lists.get(key)
         if found is None:
             where = self.snapshot.pool_position_of
             pairs = [(where[id(p)], p) for p in base if id(p) not in edit.gone_ids]
-            pairs += [(edit.order[id(a)], a) for a, hit in zip(edit.added, hits, strict=True) if hit]
+            pairs += [(edit.order[id(a)], a) for pools, hit in zip(groups.values(), hits, strict=True)
+                      if hit for a in pools]
             found = self._patched_lists[key] = [pool for _, pool in sorted(pairs, key=lambda pair: pair[0])]
         return found
+
+    @cached_property
+    def _added_by_selection(self) -> dict[int, list[Pool]]:
+        """The put pools grouped by the nodes they select: a node's verdict is one bit per group, not
+        one per pool (an Installation's thousands of all() pools are one group)."""
+        groups: dict[int, list[Pool]] = {}
+        for pool in self._pools.added:
+            groups.setdefault(self.selected_bits(pool), []).append(pool)
+        return groups
 
     def _inserts(self, version: int, qualifies: Any) -> list[tuple[int, Pool]]:
         order = self._pools.order

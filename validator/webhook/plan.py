@@ -19,6 +19,7 @@ from ..model import OPERATOR, Cluster, Pool, Resource
 from ..rules.base import Focus
 from ..sources.manifests import add_object
 from .admission import AdmissionRequest
+from .changes import normalized
 from .delta import Change, DeltaView, same_object
 from .routes import CREATE, DELETE, UPDATE
 from .snapshot import Snapshot
@@ -38,6 +39,11 @@ class Plan:
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
     updated: list[tuple[Pool, Pool]] = field(default_factory=list)  # (old, new) pools of an UPDATE, by name
+
+    @cached_property
+    def written_identities(self) -> frozenset[Any]:
+        """The written objects as findings are compared (`decision.normalized`)."""
+        return frozenset(normalized(r) for r in self.written)
 
     @cached_property
     def before(self) -> DeltaView:

@@ -98,7 +98,13 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         after_change = Change(put_pools=tuple(new.pools), manifests=tuple(new.manifests),
                               drop_pools=tuple(Resource(OPERATOR, "IPPool", name) for name in sorted(gone)))
     after = DeltaView(snapshot, after_change)
-    old_pools = list(old.pools) or ([] if request.operation == CREATE else _state_pools(snapshot, resource))
+    # The state's own versions of the written pools (whichever group names them, the operator's too) are
+    # in focus, so that a problem they already had is found in the before-state and stays pre-existing:
+    # an Installation listing an existing IPPool (moving to the operator) is the same pool, not a new one.
+    identities = {normalized(p.resource) for p in (*old.pools, *new.pools)}
+    if not identities and request.operation != CREATE:
+        identities.add(normalized(resource))  # an UPDATE or DELETE of a pool the request did not show
+    old_pools = _unique([*old.pools, *_state_pools(snapshot, identities)])
     bits = 0
     for pool in old_pools:
         bits |= _selection(snapshot, pool)
@@ -123,11 +129,16 @@ def _selection(snapshot: Snapshot, pool: Pool) -> int:
     return selector.select(snapshot.view.node_index) if selector is not None else 0
 
 
-def _state_pools(snapshot: Snapshot, resource: Resource) -> list[Pool]:
-    """The snapshot's pools that are this object (by name, in either Calico API group)."""
+def _state_pools(snapshot: Snapshot, identities: set[Any]) -> list[Pool]:
+    """The snapshot's pools that are these objects (by name, in either Calico API group or the operator's)."""
     pools = snapshot.cluster.pools
-    return [pools[i] for i in snapshot.pools_by_name.get(resource.name, ())
-            if same_object(pools[i].resource, resource)]
+    names = {identity[2] for identity in identities if isinstance(identity, tuple)}
+    return [pools[i] for name in sorted(names) for i in snapshot.pools_by_name.get(name, ())
+            if normalized(pools[i].resource) in identities]
+
+
+def _unique(pools: list[Pool]) -> list[Pool]:
+    return list({id(p): p for p in pools}.values())
 
 
 def _reservation_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:

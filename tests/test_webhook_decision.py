@@ -1,0 +1,82 @@
+"""What a write caused, and only that, decides: classes of writes against the webhook fixture state (per-rack
+pools rack-1 and rack-2 inside an old, disabled all() pool, an overlap that exists before any test), judged
+in-process through the real Flask app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.webhook_support import STATE, pool, review
+from validator.config import Config
+from validator.webhook.app import create_app
+from validator.webhook.state import StaticState
+
+V3 = "projectcalico.org/v3"
+
+
+def installation(*pools: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "operator.tigera.io/v1", "kind": "Installation", "metadata": {"name": "default"},
+            "spec": {"calicoNetwork": {"ipPools": list(pools)}}}
+
+
+def entry(name: str, cidr: str, selector: str) -> dict[str, Any]:
+    return {"name": name, "cidr": cidr, "nodeSelector": selector}
+
+
+RACK_1 = entry("rack-1", "10.10.1.0/24", 'rack == "1"')
+
+
+def judged(body: dict[str, Any]) -> dict[str, Any]:
+    test_client = create_app(StaticState(str(STATE)), Config()).test_client()
+    reply = test_client.post("/validate", json=body)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    return dict(reply.get_json()["response"])
+
+
+PRE_EXISTING = "pre-existing: [pool-overlap] IPPool/rack-1 (10.10.1.0/24) overlaps IPPool/old-default"
+
+
+@pytest.mark.parametrize("body", [
+    review("CREATE", installation(RACK_1)),
+    review("UPDATE", installation(RACK_1), installation(RACK_1)),
+    review("UPDATE", installation(RACK_1, entry("rack-9", "10.60.0.0/24", 'rack == "9"')),
+           installation(RACK_1)),
+    review("CREATE", pool("rack-1", "10.10.1.0/24", 'rack == "1"', api_version=V3)),
+    review("UPDATE", pool("rack-1", "10.10.1.0/24", 'rack == "1"', natOutgoing=True),
+           pool("rack-1", "10.10.1.0/24", 'rack == "1"')),
+    review("UPDATE", pool("rack-1", "10.10.1.0/24", 'rack == "1"', api_version=V3),
+           pool("rack-1", "10.10.1.0/24", 'rack == "1"', api_version=V3)),
+], ids=["installation-create-adopts-the-ippool", "installation-update", "installation-update-adds-a-pool",
+        "ippool-create-other-group", "ippool-update", "ippool-update-other-group"])
+def test_an_overlap_that_existed_before_never_blocks_the_same_pool(body: dict[str, Any]) -> None:
+    """The same pool, whichever API names it (IPPool in either group, an Installation entry of that name
+    and CIDR, as when moving to the operator), keeps its old overlap: a warning, never a denial."""
+    response = judged(body)
+    assert response["allowed"] is True, response
+    assert any(w.startswith(PRE_EXISTING) for w in response["warnings"]), response
+
+
+@pytest.mark.parametrize(("body", "overlapping"), [
+    (review("CREATE", installation(entry("default-ipv4", "10.10.1.0/24", "all()"))), "IPPool/rack-1"),
+    (review("CREATE", installation(entry("rack-1", "10.10.2.128/25", 'rack == "1"'))), "IPPool/rack-2"),
+    (review("UPDATE", installation(RACK_1, entry("extra", "10.10.2.0/25", 'rack == "2"')),
+            installation(RACK_1)), "IPPool/rack-2"),
+    (review("CREATE", pool("rack-3", "10.10.1.0/25", 'rack == "1"', api_version=V3)), "IPPool/rack-1"),
+    (review("CREATE", pool("rack-4", "10.10.2.0/26", 'rack == "2"')), "IPPool/rack-2"),
+], ids=["installation-new-name-same-cidr", "installation-same-name-new-overlap",
+        "installation-update-adds-an-overlap", "ippool-create-v3", "ippool-create-v1"])
+def test_an_overlap_the_write_causes_is_denied(body: dict[str, Any], overlapping: str) -> None:
+    response = judged(body)
+    assert response["allowed"] is False, response
+    message = response["status"]["message"]
+    assert "[pool-overlap]" in message and overlapping in message, message
+
+
+def test_the_same_name_in_a_free_range_is_allowed_without_the_old_overlap() -> None:
+    """An Installation entry named like an IPPool but with its own free range: the old overlap is gone in
+    the after-state, and nothing new is found."""
+    response = judged(review("CREATE", installation(entry("rack-1", "10.70.0.0/24", 'rack == "1"'))))
+    assert response["allowed"] is True, response
+    assert not any("pool-overlap" in w for w in response.get("warnings", [])), response

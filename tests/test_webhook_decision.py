@@ -1,14 +1,17 @@
 """What a write caused, and only that, decides: classes of writes against the webhook fixture state (per-rack
 pools rack-1 and rack-2 inside an old, disabled all() pool, an overlap that exists before any test), judged
-in-process through the real Flask app."""
+in-process through the real Flask app. Some classes need a state of their own: a folder of YAML
+written for the test, read by `StaticState` as `serve --state DIR` reads it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.webhook_support import STATE, pool, review
+from tests.webhook_support import STATE, node, pool, review
 from validator.config import Config
 from validator.webhook.app import create_app
 from validator.webhook.state import StaticState
@@ -28,8 +31,8 @@ def entry(name: str, cidr: str, selector: str) -> dict[str, Any]:
 RACK_1 = entry("rack-1", "10.10.1.0/24", 'rack == "1"')
 
 
-def judged(body: dict[str, Any]) -> dict[str, Any]:
-    test_client = create_app(StaticState(str(STATE)), Config()).test_client()
+def judged(body: dict[str, Any], state: StaticState | None = None) -> dict[str, Any]:
+    test_client = create_app(state or StaticState(str(STATE)), Config()).test_client()
     reply = test_client.post("/validate", json=body)
     assert reply.status_code == 200, reply.get_data(as_text=True)
     return dict(reply.get_json()["response"])
@@ -80,3 +83,48 @@ def test_the_same_name_in_a_free_range_is_allowed_without_the_old_overlap() -> N
     response = judged(review("CREATE", installation(entry("rack-1", "10.70.0.0/24", 'rack == "1"'))))
     assert response["allowed"] is True, response
     assert not any("pool-overlap" in w for w in response.get("warnings", [])), response
+
+
+ONLY_V4 = pool("default-ipv4", "10.0.0.0/16")
+
+
+def state_of(tmp_path: Path, *objects: dict[str, Any]) -> StaticState:
+    (tmp_path / "state.yaml").write_text(yaml.safe_dump_all(objects))
+    return StaticState(str(tmp_path))
+
+
+@pytest.mark.parametrize("body", [
+    review("DELETE", old=ONLY_V4),
+    review("UPDATE", pool("default-ipv4", "10.0.0.0/16", disabled=True), ONLY_V4),
+    review("UPDATE", pool("default-ipv4", "10.0.0.0/16", assignmentMode="Manual"), ONLY_V4),
+    review("UPDATE", pool("default-ipv4", "10.0.0.0/16", allowedUses=["Tunnel"]), ONLY_V4),
+], ids=["delete", "disable", "manual", "tunnel-only"])
+def test_taking_away_the_only_pool_of_a_family_is_denied_naming_the_nodes(
+        tmp_path: Path, body: dict[str, Any]) -> None:
+    """The family was in use before the change, so it is in use for judging it: every node loses it."""
+    state = state_of(tmp_path, ONLY_V4, node("n1", rack="1"), node("n2", rack="2"))
+    response = judged(body, state)
+    assert response["allowed"] is False, response
+    message = response["status"]["message"]
+    assert "[node-unselected] Node/n1" in message and "no enabled IPv4 pool" in message
+    assert "Node/n2" in message
+
+
+@pytest.mark.parametrize("body", [
+    review("DELETE", old=ONLY_V4),
+    review("UPDATE", pool("default-ipv4", "10.0.0.0/16", disabled=True), ONLY_V4),
+], ids=["delete", "disable"])
+def test_taking_away_one_of_two_pools_that_serve_the_nodes_is_allowed(
+        tmp_path: Path, body: dict[str, Any]) -> None:
+    state = state_of(tmp_path, ONLY_V4, pool("second", "10.1.0.0/16"), node("n1", rack="1"))
+    response = judged(body, state)
+    assert response["allowed"] is True and not response.get("warnings"), response
+
+
+def test_a_family_that_was_already_out_of_use_does_not_block_other_writes(tmp_path: Path) -> None:
+    """Only a disabled IPv4 pool: every node is already stranded. Touching an unrelated IPv6 pool does
+    not cause that, so it is not denied for it."""
+    v6 = pool("v6", "fd00::/112")
+    state = state_of(tmp_path, pool("default-ipv4", "10.0.0.0/16", disabled=True), v6, node("n1"))
+    response = judged(review("UPDATE", pool("v6", "fd00::/112", natOutgoing=True), v6), state)
+    assert response["allowed"] is True, response

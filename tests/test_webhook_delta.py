@@ -125,6 +125,7 @@ def finding_tuples(findings: list[Finding]) -> list[tuple[Any, ...]]:
 def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random) -> None:
     cluster = delta.cluster
     assert delta.node_index.all_bits == fresh.node_index.all_bits
+    assert delta.families_in_use() == fresh.families_in_use()
     for pool in cluster.pools:
         assert delta.selected_bits(pool) == fresh.selected_bits(pool), pool
         assert {id(p) for p in delta.overlapping(pool)} == {id(p) for p in fresh.overlapping(pool)}, pool
@@ -168,13 +169,19 @@ def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random
             sorted((bits, list(map(id, ps))) for bits, ps in fresh.pool_sets(chosen, scope))
 
 
+def fresh_view(delta: DeltaView, snapshot: Snapshot) -> ClusterView:
+    """A view built from scratch over the changed cluster, told (as a DeltaView knows) which families
+    were in use before the change."""
+    return ClusterView(delta.cluster, snapshot.view.families_in_use())
+
+
 @pytest.mark.parametrize("seed", range(250))
 def test_delta_view_answers_as_a_fresh_view(seed: int) -> None:
     rng = random.Random(seed)
     snapshot = Snapshot(random_cluster(rng)).warm()
     change = random_change(rng, snapshot.cluster)
     delta = DeltaView(snapshot, change)
-    fresh = ClusterView(delta.cluster)
+    fresh = fresh_view(delta, snapshot)
     assert_same_answers(delta, fresh, rng)
     config = Config()
     assert finding_tuples(run(delta.cluster, config, None, delta).findings) == \
@@ -183,7 +190,7 @@ def test_delta_view_answers_as_a_fresh_view(seed: int) -> None:
     focus = Focus(pools=frozenset(p.resource for p in some),
                   nodes=frozenset(n.resource for n in delta.cluster.nodes[:3]))
     assert finding_tuples(run(delta.cluster, config, focus, delta).findings) == \
-        finding_tuples(run(delta.cluster, config, focus, ClusterView(delta.cluster)).findings)
+        finding_tuples(run(delta.cluster, config, focus, fresh_view(delta, snapshot)).findings)
 
 
 def test_the_snapshot_is_not_changed_by_a_delta() -> None:

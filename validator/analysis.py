@@ -66,8 +66,9 @@ class ClusterView:
     """Questions about a whole Cluster, each answered from indexes built on first use."""
 
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, families_before: frozenset[int] = frozenset()) -> None:
         self.cluster = cluster
+        self.families_before = families_before  # IP families in use in the state this cluster changes
         self._selected: dict[int, int] = {}
         self._fallback: dict[int, list[Pool]] = {}
         self._where: dict[str, list[Pool]] = {}
@@ -119,6 +120,18 @@ class ClusterView:
             if pool.serves_workloads and pool.version is not None:
                 found[pool.version].append(pool)
         return found
+
+    @cached_property
+    def _families(self) -> frozenset[int]:
+        return frozenset(p.version for p in self.cluster.pools
+                         if p.version is not None and "Workload" in p.allowed_uses)
+
+    def families_in_use(self) -> frozenset[int]:
+        """IP versions pods are meant to get addresses of: those of any pool for workloads, enabled or
+        not (a disabled or Manual pool does not take its family out of use; its nodes just lose it), and
+        those in use in the state this cluster is a change of (`families_before`): deleting a family's
+        last pool does not take it out of use for judging the deletion."""
+        return self._families | self.families_before
 
     @cached_property
     def _served(self) -> dict[int, int]:

@@ -20,8 +20,11 @@ from .common import labels_text, selector_keys, some_of
 def node_unselected(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does
-    For each IP family that has at least one enabled pool for workloads, finds the known nodes that no
-    such pool's `nodeSelector` matches. Nodes come from `Node`/`NodeList` manifests or `--nodes`.
+    For each IP family in use, finds the known nodes that no enabled pool of it for workloads selects.
+    A family is in use when a pool of it for workloads exists, enabled or not (a disabled or Manual
+    pool leaves its family's nodes without a pool); in the webhook, also when it was before the change,
+    so that deleting or disabling the last pool of a family is judged. Nodes come from `Node`/`NodeList`
+    manifests or `--nodes`.
 
     ## Why is this bad?
     Pods scheduled on that node never get an address: they hang in ContainerCreating with an IPAM error.
@@ -40,12 +43,13 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
     nodes = ctx.nodes()
     if not nodes:
         return
-    for version, pools in sorted(ctx.view.workload_pools.items()):
+    for version in sorted(ctx.view.families_in_use()):
+        pools = ctx.view.workload_pools.get(version, [])
         stranded = _unserved_nodes(ctx, nodes, version)
         if not stranded:
             continue
         keys = selector_keys(pools)
-        pool_text = some_of([f"{p.name} ({p.node_selector or 'all()'})" for p in pools])
+        pool_text = some_of([f"{p.name} ({p.node_selector or 'all()'})" for p in pools]) or "none"
         for node in stranded:
             yield ctx.finding(
                 f"{node.resource} ({labels_text(node, keys or None)}) is selected by no enabled "

@@ -250,6 +250,13 @@ class DeltaView(ClusterView):
                 self._pools.gone, self._inserts(version, lambda p: p.serves_workloads and _selects_all(p)))
         return found
 
+    def families_in_use(self) -> frozenset[int]:
+        """The snapshot's families and the put pools': a family in use before the change stays in use
+        for judging it, so that dropping or disabling its last pool strands its nodes visibly."""
+        added = (p.version for p in self._pools.added
+                 if p.version is not None and "Workload" in p.allowed_uses)
+        return self.base.families_in_use() | frozenset(added)
+
     @cached_property
     def _served(self) -> dict[int, int]:
         base_served = self.base._served

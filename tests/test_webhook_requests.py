@@ -34,6 +34,19 @@ def good() -> dict[str, object]:
     return review("CREATE", pool("fine", "10.99.0.0/24", 'rack == "1"'))
 
 
+def with_object(**changes: object) -> bytes:
+    body = good()
+    request: dict[str, object] = body["request"]  # type: ignore[assignment]
+    obj = {**request["object"], **changes}  # type: ignore[dict-item]
+    body["request"] = {**request, "object": {k: v for k, v in obj.items() if v is not None}}
+    return json.dumps(body).encode()
+
+
+def mismatched_update() -> bytes:
+    new = pool("x", "10.98.0.0/24")
+    return json.dumps(review("UPDATE", new, {**new, "apiVersion": "projectcalico.org/v3"})).encode()
+
+
 def with_request(**changes: object) -> bytes:
     body = good()
     body["request"] = {**body["request"], **changes}  # type: ignore[dict-item]
@@ -57,8 +70,24 @@ def with_request(**changes: object) -> bytes:
     (with_request(object=[1]), 400, "request.object must be an object or null"),
     (json.dumps(review("UPDATE", pool("x", "10.98.0.0/24"), pool("x", "10.98.0.0/24"))["request"]).encode(),
      400, "apiVersion must be"),
+    (json.dumps(good()).replace('"operation": "CREATE"', '"operation": "CREATE", "operation": "DELETE"')
+     .encode(), 400, "the key 'operation' twice"),
+    (json.dumps(good()).replace('"cidr": "10.99.0.0/24"', '"cidr": "10.99.0.0/24", "cidr": "10.10.1.0/24"')
+     .encode(), 400, "the key 'cidr' twice"),
+    (json.dumps(good()).replace('"cidr"', '"blockSize": ' + "9" * 4301 + ', "cidr"')
+     .encode(), 400, "an integer of 4,301 digits"),
+    (json.dumps({**good(), "x": int("9" * 4000)}).encode().replace(b"9" * 4000, b"9" * 5000), 400,
+     "an integer of 5,000 digits"),
+    (with_object(apiVersion=None), 400, "request.object says apiVersion None"),
+    (with_object(apiVersion="projectcalico.org/v3"), 400, "request.kind says 'crd.projectcalico.org/v1'"),
+    (with_object(apiVersion="example.com/v1"), 400, "request.object says apiVersion 'example.com/v1'"),
+    (with_object(kind="IPReservation"), 400, "kind 'IPReservation'"),
+    (mismatched_update(), 400, "request.oldObject says apiVersion 'projectcalico.org/v3'"),
 ], ids=["truncated", "not-utf8", "array", "v1beta1", "wrong-kind", "no-request", "no-uid", "empty-uid",
-        "bad-operation", "kind-not-object", "create-without-object", "object-not-object", "bare-request"])
+        "bad-operation", "kind-not-object", "create-without-object", "object-not-object", "bare-request",
+        "duplicate-request-key", "duplicate-object-key", "long-integer-in-object", "long-integer-anywhere",
+        "object-without-apiversion", "object-of-the-other-calico-group", "object-of-another-group",
+        "object-of-another-kind", "old-object-of-another-group"])
 def test_a_malformed_review_gets_a_400_that_says_why(server: Server, body: bytes, status: int,
                                                      says: str) -> None:
     answered, error = post(server, body)

@@ -3,6 +3,14 @@
 A request that is not a well-formed AdmissionReview is a client error (HTTP 4xx with a JSON body), never an
 "allowed": the API server then applies the webhook's failurePolicy, which is the operator's choice, instead
 of this process guessing. Only the fields the decision reads are checked; the rest is passed over.
+
+Read strictly, because a lenient reading is a way around the judge:
+- a key twice in one JSON object is refused (a reader that keeps the last value would judge another
+  object than the API server stores, which may keep the first);
+- an integer literal longer than Python converts (4,300 digits) is a 400 that says so;
+- a judged request's `object` and `oldObject` must say the apiVersion and kind that `request.kind`
+  says: an IPPool request whose object claims another group, or none, is a 400, never judged as
+  something else and allowed. The API server always fills them in, so only a forged request fails.
 """
 
 from __future__ import annotations
@@ -51,9 +59,35 @@ class AdmissionRequest:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
+MAX_INT_DIGITS = 4300  # CPython's default int-from-string limit
+
+
+class _Refused(Exception):
+    """Raised from inside the JSON reader, with the message the client gets."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the body has the key {key[:64]!r} twice in one object")
+            seen.add(key)
+    return found
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _Refused(f"the body has an integer of {len(text):,} digits (at most {MAX_INT_DIGITS:,})")
+    return int(text)
+
+
 def decode(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
+    try:  # JSON on the wire is UTF-8 (RFC 8259)
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_int=_integer)
+    except _Refused as err:
+        raise BadRequest(400, str(err), "malformed-json") from None
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8 JSON", "malformed-json") from None
     except ValueError as err:
@@ -96,11 +130,19 @@ def parse_review(data: Any) -> AdmissionRequest:
 
 
 def require_objects(request: AdmissionRequest) -> None:
-    """A judged request must carry what its operation implies (the API server always sends them)."""
+    """A judged request must carry what its operation implies, each object of the kind the request says
+    (the API server always sends them so)."""
     if request.operation in (CREATE, UPDATE) and request.obj is None:
         raise BadRequest(400, f"request.object is missing for {request.operation}", "no-object")
     if request.operation == UPDATE and request.old is None:
         raise BadRequest(400, "request.oldObject is missing for UPDATE", "no-object")
+    for field, obj in (("object", request.obj), ("oldObject", request.old)):
+        if obj is None:
+            continue
+        if obj.get("apiVersion") != request.api_version or obj.get("kind") != request.kind:
+            raise BadRequest(400, f"request.{field} says apiVersion {obj.get('apiVersion')!r}, kind "
+                             f"{obj.get('kind')!r}; request.kind says {request.api_version!r}, "
+                             f"{request.kind!r}", "kind-mismatch")
 
 
 def response(uid: str, allowed: bool, message: str = "", warnings: Sequence[str] = (),

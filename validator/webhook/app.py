@@ -3,6 +3,10 @@
 Every answer is JSON, errors included. A request that is not a well-formed AdmissionReview gets a 4xx (the
 API server then applies the webhook's failurePolicy); a failure inside the webhook is logged, counted, and
 answered as `--on-error` says (deny by default), so nothing is ever allowed silently.
+
+The request path reads forward, as Kyverno's handler chain does (pkg/webhooks/handlers): `handle` parses,
+filters (a judged kind; the objects its operation needs), judges, and answers per the failure mode, each
+step able to end the request with an `Outcome`; `count` then counts and logs that outcome, in one place.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import Config
 from ..model import DEFAULT_MAX_BODY_BYTES
-from .admission import AdmissionRequest, BadRequest, decode, parse_review, response
-from .decision import Decision, Mode, judge
+from .admission import AdmissionRequest, BadRequest, decode, parse_review, require_objects, response
+from .decision import Decision, Mode, failure_mode, is_judged, judge, judging_mode
 from .metrics import Metrics, now
 from .routes import HEALTH_PATH, JUDGED_KINDS, METRICS_PATH, READY_PATH, VALIDATE_PATH
 from .state import State
@@ -52,10 +56,10 @@ def create_app(state: State, config: Config | None = None, settings: Settings | 
     @app.post(VALIDATE_PATH)
     def validate() -> Response:
         started = now()
-        try:
-            return _validate(state, config, settings, metrics)
-        finally:
-            metrics.latency.observe(now() - started)
+        outcome = handle(state, config, settings)
+        count(outcome, metrics)
+        metrics.latency.observe(now() - started)
+        return json_response(outcome.body, outcome.status)
 
     @app.get(HEALTH_PATH)
     def healthz() -> Response:
@@ -75,35 +79,57 @@ def create_app(state: State, config: Config | None = None, settings: Settings | 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
         status = err.code or 500
-        if request.path == VALIDATE_PATH:
-            metrics.bad_requests.labels("too-large" if status == 413 else f"http-{status}").inc()
         message = f"the body is larger than the {settings.max_body_bytes:,}-byte limit" if status == 413 \
             else (err.description or err.name)
+        if request.path == VALIDATE_PATH:
+            reason = "too-large" if status == 413 else f"http-{status}"
+            count(refused(BadRequest(status, message, reason), None), metrics)
         return json_response({"error": message, "status": status}, status)
 
     return app
 
 
-def _validate(state: State, config: Config, settings: Settings, metrics: Metrics) -> Response:
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one POST /validate: the answer, and what metrics and logs say about it."""
+
+    status: int
+    body: dict[str, Any]
+    decision: str  # allow, deny, skip (kind not judged), error, bad_request
+    request: AdmissionRequest | None = None
+    reason: str = ""  # why a bad request was refused (a metrics label)
+    denied_rules: tuple[str, ...] = ()
+
+
+def handle(state: State, config: Config, settings: Settings) -> Outcome:
+    """The request path, one step after another: parse, filter, judge; each step may end it."""
     try:
         review = _read_review(settings)
     except BadRequest as err:
-        metrics.bad_requests.labels(err.reason).inc()
-        metrics.requests.labels("", "", "bad_request").inc()
-        return json_response(err.body(), err.status)
-    snapshot = state.current()
+        return refused(err, None)
+    if not is_judged(review):
+        return Outcome(200, response(review.uid, True), "skip", review)
     try:
-        if snapshot is None:
-            raise RuntimeError("the cluster state is not synced yet")
-        decision = judge(snapshot, review, config, settings.mode)
+        require_objects(review)
     except BadRequest as err:
-        metrics.bad_requests.labels(err.reason).inc()
-        metrics.requests.labels(review.operation, _kind(review), "bad_request").inc()
-        return json_response(err.body(), err.status)
-    except Exception as err:  # noqa: BLE001  (answered per --on-error, logged and counted)
-        return _internal_error(review, err, settings, metrics)
-    _count(review, decision, metrics)
-    return json_response(response(review.uid, decision.allowed, decision.message, decision.warnings))
+        return refused(err, review)
+    try:
+        decision = _judge(state, review, config, settings)
+    except Exception as err:  # noqa: BLE001  (answered per the failure mode, logged and counted)
+        return _failed(review, err, settings)
+    return Outcome(200, response(review.uid, decision.allowed, decision.message, decision.warnings),
+                   "allow" if decision.allowed else "deny", review, denied_rules=decision.denied_rules)
+
+
+def refused(err: BadRequest, review: AdmissionRequest | None) -> Outcome:
+    return Outcome(err.status, err.body(), "bad_request", review, err.reason)
+
+
+def _judge(state: State, review: AdmissionRequest, config: Config, settings: Settings) -> Decision:
+    snapshot = state.current()
+    if snapshot is None:
+        raise RuntimeError("the cluster state is not synced yet")
+    return judge(snapshot, review, config, judging_mode(review, settings.mode))
 
 
 def _read_review(settings: Settings) -> AdmissionRequest:
@@ -130,31 +156,37 @@ def _drain(length: int, most: int) -> None:
         left -= len(chunk)
 
 
-def _internal_error(review: AdmissionRequest, err: Exception, settings: Settings,
-                    metrics: Metrics) -> Response:
+def _failed(review: AdmissionRequest, err: Exception, settings: Settings) -> Outcome:
     LOG.error("could not judge %s %s/%s (uid %s): %s", review.operation, review.kind, review.name, review.uid,
               err, exc_info=not isinstance(err, RuntimeError))
-    metrics.internal_errors.inc()
-    metrics.requests.labels(review.operation, _kind(review), "error").inc()
-    node = review.group == "" and review.kind == "Node"
-    allowed = node or settings.on_error == "allow"
+    on_error = failure_mode(review, settings.on_error)
+    allowed = on_error != "deny"
     text = f"ippool-validator could not judge this change ({err}); " + (
-        "allowed: a Node write is never refused for the webhook's own fault" if node
+        "allowed: a Node write is never refused for the webhook's own fault" if on_error == "allow-node"
         else "allowed because the webhook runs with --on-error allow" if allowed
         else "denied because the webhook runs with --on-error deny; retry, or see the webhook's logs")
-    return json_response(response(review.uid, allowed, text, [text] if allowed else [], code=500))
+    answer = response(review.uid, allowed, text, [text] if allowed else [], code=500)
+    return Outcome(200, answer, "error", review)
 
 
-def _kind(review: AdmissionRequest) -> str:
+def _kind(review: AdmissionRequest | None) -> str:
     """The kind as a metrics label: judged kinds by name, anything else as "other" (bounded labels)."""
+    if review is None:
+        return ""
     return review.kind if (review.group, review.kind) in JUDGED_KINDS else "other"
 
 
-def _count(review: AdmissionRequest, decision: Decision, metrics: Metrics) -> None:
-    outcome = "skip" if not decision.judged else ("allow" if decision.allowed else "deny")
-    metrics.requests.labels(review.operation, _kind(review), outcome).inc()
-    for rule in decision.denied_rules if not decision.allowed else ():
-        metrics.denials.labels(rule).inc()
-    if not decision.allowed:
+def count(outcome: Outcome, metrics: Metrics) -> None:
+    """The one place a request is counted (and a denial logged), whichever step ended it."""
+    review = outcome.request
+    metrics.requests.labels(review.operation if review else "", _kind(review), outcome.decision).inc()
+    if outcome.decision == "bad_request":
+        metrics.bad_requests.labels(outcome.reason).inc()
+    elif outcome.decision == "error":
+        metrics.internal_errors.inc()
+    elif outcome.decision == "deny":
+        for rule in outcome.denied_rules:
+            metrics.denials.labels(rule).inc()
+    if outcome.decision == "deny" and review is not None:
         LOG.info("denied %s %s/%s%s: %s", review.operation, review.kind, review.name,
-                 " (dry run)" if review.dry_run else "", ", ".join(decision.denied_rules))
+                 " (dry run)" if review.dry_run else "", ", ".join(outcome.denied_rules))

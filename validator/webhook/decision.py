@@ -16,7 +16,8 @@ whichever Calico API group names it). Then:
 
 DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
 denied with the stranded nodes named. dryRun requests are judged the same; judging never changes the state.
-A Node CREATE (a kubelet registering) is judged as in warn mode: see `registers_a_node`.
+Nodes are the one special case, both halves of it in `judging_mode` and `failure_mode` below: a kubelet
+registering its node is judged as in warn mode, and no Node write is refused for the webhook's own fault.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from ..engine import Result, apply_policy, run
 from ..model import Finding
 from ..rules import REGISTRY
 from ..rules.base import Focus
-from .admission import AdmissionRequest, require_objects
+from .admission import AdmissionRequest
 from .changes import normalized
 from .delta import DeltaView
 from .plan import Plan, make_plan
-from .routes import JUDGED_KINDS
+from .routes import CREATE, JUDGED_KINDS
 from .snapshot import Snapshot
 
 Mode = Literal["enforce", "warn"]
@@ -51,7 +52,6 @@ class Decision:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     denied_rules: tuple[str, ...] = ()
-    judged: bool = True
 
 
 def is_judged(request: AdmissionRequest) -> bool:
@@ -59,14 +59,10 @@ def is_judged(request: AdmissionRequest) -> bool:
 
 
 def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: Mode = "enforce") -> Decision:
-    """Allow or deny one write against `snapshot`; BadRequest if a judged request lacks its objects."""
-    if not is_judged(request):
-        return Decision(True, judged=False)
-    require_objects(request)
+    """Allow or deny one write against `snapshot`: a judged request with its objects (`is_judged`,
+    `admission.require_objects`), in the mode `judging_mode` gives."""
     plan = make_plan(snapshot, request)
     verb = VERBS.get(request.operation, request.operation.lower())
-    if registers_a_node(request):
-        mode = "warn"
     own = object_findings(plan.after, plan, config) + transition_findings(plan, config)
     if mode == "enforce" and any(refuses_the_object(f, plan) for f in own):
         # The answer is "denied" whatever the relational rules say, so they are not asked: an object the
@@ -81,18 +77,31 @@ def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: M
     return decide(before, after, plan, verb, mode)
 
 
+# Nodes: the one special case.
+
+def judging_mode(request: AdmissionRequest, mode: Mode) -> Mode:
+    """A kubelet registering its node (a Node CREATE) is never refused: a refusal would only keep the
+    node out of the cluster (the kubelet retries for ever, and nobody reads its admission warnings),
+    where admitting it lets `node-unselected` be seen and fixed. Label changes are judged as usual."""
+    return "warn" if _is_node(request) and request.operation == CREATE else mode
+
+
+def failure_mode(request: AdmissionRequest, on_error: str) -> str:
+    """How a request the webhook could not judge is answered: as `--on-error` says ("deny" or "allow"),
+    but a Node write is always admitted ("allow-node"): a node must never be kept out of, or stuck in,
+    the cluster because this webhook is broken."""
+    return "allow-node" if _is_node(request) else on_error
+
+
+def _is_node(request: AdmissionRequest) -> bool:
+    return request.group == "" and request.kind == "Node"
+
+
 def refuses_the_object(finding: Finding, plan: Plan) -> bool:
     """An error of an object rule about a written object: it denies whatever the before-state held."""
     rule = REGISTRY.get(finding.rule)
     return (finding.severity == "error" and rule is not None and rule.scope == "object"
             and finding.resource is not None and normalized(finding.resource) in plan.written_identities)
-
-
-def registers_a_node(request: AdmissionRequest) -> bool:
-    """A kubelet registering its node is never refused: a refusal would only keep the node out of the
-    cluster (the kubelet retries for ever, and nobody reads its admission warnings), where admitting it
-    lets `node-unselected` be seen and fixed. Label changes to an existing node are judged as usual."""
-    return request.group == "" and request.kind == "Node" and request.operation == "CREATE"
 
 
 def findings(view: DeltaView, plan: Plan, config: Config,

@@ -13,6 +13,9 @@ import yaml
 
 from tests.webhook_support import STATE, node, pool, review
 from validator.config import Config
+from validator.engine import run
+from validator.model import V1, Cluster, Pool, Resource, Source
+from validator.rules.base import Focus
 from validator.webhook.app import create_app
 from validator.webhook.state import StaticState
 
@@ -128,3 +131,19 @@ def test_a_family_that_was_already_out_of_use_does_not_block_other_writes(tmp_pa
     state = state_of(tmp_path, pool("default-ipv4", "10.0.0.0/16", disabled=True), v6, node("n1"))
     response = judged(review("UPDATE", pool("v6", "fd00::/112", natOutgoing=True), v6), state)
     assert response["allowed"] is True, response
+
+
+def test_pool_immutable_field_is_a_rule_the_engine_runs_with_the_previous_version() -> None:
+    """The engine runs the rule like any other; the focus carries the old version of an UPDATE, and a
+    policy level applies to it as to every rule (no path around the engine)."""
+    old = Pool(Resource(V1, "IPPool", "p"), Source("old.yaml", 1), {"cidr": "10.0.0.0/16"}, "v1")
+    new = Pool(Resource(V1, "IPPool", "p"), Source("new.yaml", 1), {"cidr": "10.1.0.0/16", "blockSize": 24},
+               "v1")
+    cluster = Cluster(pools=[new])
+    focus = Focus(pools=frozenset({new.resource}), previous=(old,))
+    found = [f for f in run(cluster, Config(), focus).findings if f.rule == "pool-immutable-field"]
+    assert sorted(f.subject for f in found) == ["blockSize", "cidr"]
+    assert not [f for f in run(cluster, Config(), Focus(pools=frozenset({new.resource}))).findings
+                if f.rule == "pool-immutable-field"]  # a new pool, or a lint: nothing to compare with
+    warned = run(cluster, Config(rule_levels={"pool-immutable-field": "warning"}), focus).findings
+    assert {f.severity for f in warned if f.rule == "pool-immutable-field"} == {"warning"}

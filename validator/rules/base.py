@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
@@ -34,6 +35,7 @@ class Focus:
     reservations: frozenset[Resource] = frozenset()
     objects: frozenset[Resource] = frozenset()  # the written objects themselves (an Installation, a pool)
     cluster_wide: bool = True  # also the cluster-level findings (fallback-missing)
+    previous: tuple[Pool, ...] = ()  # on an UPDATE, the written pools as they were (update rules)
 
 
 @dataclass
@@ -55,6 +57,15 @@ class Context:
         if self.focus is None:
             return self.cluster.nodes
         return self.view.nodes_in(self.focus.nodes)
+
+    def previous(self, pool: Pool) -> Pool | None:
+        """This pool as it was before the write being judged (an UPDATE in the webhook); None for a new
+        pool, and always in a lint, which sees one version of each object."""
+        return self._previous.get(pool.name) if self.focus is not None else None
+
+    @cached_property
+    def _previous(self) -> dict[str, Pool]:
+        return {old.name: old for old in self.focus.previous} if self.focus is not None else {}
 
     @property
     def cluster_wide(self) -> bool:

@@ -1,10 +1,11 @@
 """What Calico refuses when a pool is updated: an old and a new version of one pool, not a cluster.
 
-A lint sees one version of each object, so the registered rule finds nothing; the webhook, which sees
-both sides of an UPDATE, calls `update_problems(old, new)`. Semantics from projectcalico/calico master
-87c15906, `libcalico-go/lib/clientv3/ippool.go` (`validateAndSetDefaults`, `cidrChangeOK`) and the CEL
-transition rules in `api/pkg/apis/projectcalico/v3/ippool.go`; for operator pools from tigera/operator
-master 40788b9b, `pkg/controller/ippool/pool_controller.go`.
+The rule compares each pool with its previous version, which the rule context knows on an UPDATE in the
+webhook (`Context.previous`); a lint sees one version of each object, so the rule finds nothing there.
+Semantics from projectcalico/calico master 87c15906, `libcalico-go/lib/clientv3/ippool.go`
+(`validateAndSetDefaults`, `cidrChangeOK`) and the CEL transition rules in
+`api/pkg/apis/projectcalico/v3/ippool.go`; for operator pools from tigera/operator master 40788b9b,
+`pkg/controller/ippool/pool_controller.go`.
 """
 
 
@@ -52,7 +53,10 @@ def pool_immutable_field(ctx: Context) -> Iterator[Finding]:
     move the workloads, then delete the old pool
     (https://docs.tigera.io/calico/latest/networking/ipam/migrate-pools).
     """
-    return iter(())
+    for pool in ctx.pools():
+        old = ctx.previous(pool)
+        if old is not None:
+            yield from update_problems(old, pool)
 
 
 def update_problems(old: Pool, new: Pool) -> list[Finding]:

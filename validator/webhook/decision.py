@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..config import Config
-from ..engine import Result, apply_policy, run
+from ..engine import run
 from ..model import Finding
 from ..rules import REGISTRY
 from ..rules.base import Focus
@@ -63,7 +63,7 @@ def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: M
     `admission.require_objects`), in the mode `judging_mode` gives."""
     plan = make_plan(snapshot, request)
     verb = VERBS.get(request.operation, request.operation.lower())
-    own = object_findings(plan.after, plan, config) + transition_findings(plan, config)
+    own = object_findings(plan.after, plan, config)
     if mode == "enforce" and any(refuses_the_object(f, plan) for f in own):
         # The answer is "denied" whatever the relational rules say, so they are not asked: an object the
         # API server's own schema refuses (an Installation with thousands of ipPools where the CRD allows
@@ -116,7 +116,7 @@ def object_findings(view: DeltaView, plan: Plan, config: Config,
     they see only those. An object rule's finding about an unwritten object could neither be new nor
     involve the write."""
     own = Focus(pools=plan.written, nodes=plan.written, reservations=plan.written, objects=plan.focus.objects,
-                cluster_wide=False)
+                cluster_wide=False, previous=plan.focus.previous)
     return _run(view, config, rule_kinds()[0], wanted, own)
 
 
@@ -152,21 +152,6 @@ def only(config: Config, rules: frozenset[str]) -> Config:
         _ONLY.clear()
     _ONLY[(id(config), rules)] = (config, narrowed)
     return narrowed
-
-
-def transition_findings(plan: Plan, config: Config) -> list[Finding]:
-    """What an UPDATE may not change in a pool (cidr, blockSize, LoadBalancer use): Calico's own refusals,
-    which need both versions of the pool, so no rule over one state can find them."""
-    if not plan.updated:
-        return []
-    try:
-        from ..rules.pool_immutable_field import update_problems  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover  (the check arrived with issue 8)
-        return []
-    findings: list[Finding] = [f for old, new in plan.updated for f in update_problems(old, new)]
-    kept = Result()
-    apply_policy(findings, config, plan.after.exemptions(), kept)
-    return kept.findings
 
 
 def identity(finding: Finding) -> tuple[Any, ...]:

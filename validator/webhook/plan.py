@@ -10,7 +10,7 @@ pools they can affect are the Focus: nothing else can gain or lose a finding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -38,7 +38,6 @@ class Plan:
     focus: Focus
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
-    updated: list[tuple[Pool, Pool]] = field(default_factory=list)  # (old, new) pools of an UPDATE, by name
 
     @cached_property
     def written_identities(self) -> frozenset[Any]:
@@ -112,13 +111,10 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         bits |= after.selected_bits(pool)
     pools = frozenset(p.resource for p in (*old_pools, *new.pools))
     focus = Focus(pools=pools, nodes=frozenset(n.resource for n in snapshot.view.members(bits)),
-                  objects=frozenset({resource} | {p.resource for p in new.pools}))
+                  objects=frozenset({resource} | {p.resource for p in new.pools}),
+                  previous=tuple(old.pools) if request.operation == UPDATE else ())
     written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
-    plan = Plan(snapshot, before_change, after, focus, written, str(resource))
-    if request.operation == UPDATE:
-        old_by_name = {p.name: p for p in old.pools}
-        plan.updated = [(old_by_name[p.name], p) for p in new.pools if p.name in old_by_name]
-    return plan
+    return Plan(snapshot, before_change, after, focus, written, str(resource))
 
 
 def _selection(snapshot: Snapshot, pool: Pool) -> int:

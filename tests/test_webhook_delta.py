@@ -9,6 +9,8 @@ a reservation put or dropped). For each, every view question and every rule's fi
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from validator.model import (
     Source,
 )
 from validator.rules.base import Focus
+from validator.view import View
 from validator.webhook.delta import Change, DeltaView
 from validator.webhook.snapshot import Snapshot
 
@@ -122,51 +125,93 @@ def finding_tuples(findings: list[Finding]) -> list[tuple[Any, ...]]:
             for f in findings]
 
 
-def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random) -> None:
-    cluster = delta.cluster
-    assert delta.node_index.all_bits == fresh.node_index.all_bits
-    assert delta.families_in_use() == fresh.families_in_use()
-    for pool in cluster.pools:
-        assert delta.selected_bits(pool) == fresh.selected_bits(pool), pool
-        assert {id(p) for p in delta.overlapping(pool)} == {id(p) for p in fresh.overlapping(pool)}, pool
-        if pool.network is not None:
-            assert set(map(id, delta.reservation_index.overlapping(pool.network))) == \
-                set(map(id, fresh.reservation_index.overlapping(pool.network)))
-    assert {v: list(map(id, ps)) for v, ps in delta.workload_pools.items()} == \
-        {v: list(map(id, ps)) for v, ps in fresh.workload_pools.items() if ps}
-    for version in (4, 6):
-        assert delta.unserved_bits(version) == fresh.unserved_bits(version)
-        assert list(map(id, delta.fallback_pools(version))) == list(map(id, fresh.fallback_pools(version)))
-    for node in cluster.nodes:
-        assert delta.node_position(node) == fresh.node_position(node)
-    for key in ("rack", "zone", "role", "kubernetes.io/hostname"):
-        assert sorted(delta.node_index.values(key)) == sorted(fresh.node_index.values(key))
-    everyone = delta.node_index.all_bits
-    for _ in range(3):
-        bits = rng.getrandbits(max(everyone.bit_length(), 1)) & everyone
-        assert delta.pods_demand(bits, 110) == fresh.pods_demand(bits, 110)
+KEYS = ("rack", "zone", "role", "kubernetes.io/hostname")
+
+
+def ids(objects: Any) -> list[int]:
+    return list(map(id, objects))
+
+
+@dataclass
+class Probe:
+    """The arguments the questions are asked with, drawn once and put to both views."""
+
+    bits: int
+    scope: int
+    resources: set[Resource]
+
+
+def probe(delta: DeltaView, rng: random.Random) -> Probe:
+    cluster, everyone = delta.cluster, delta.node_index.all_bits
     resources = [p.resource for p in cluster.pools] + [n.resource for n in cluster.nodes]
     resources += [Resource(V3, "IPPool", "pool-1"), Resource("v1", "Node", "node-new")]
-    chosen = set(rng.sample(resources, min(len(resources), 4)))
-    assert list(map(id, delta.pools_in(chosen))) == list(map(id, fresh.pools_in(chosen)))
-    assert list(map(id, delta.nodes_in(chosen))) == list(map(id, fresh.nodes_in(chosen)))
-    assert delta.exemptions() == fresh.exemptions()
-    assert delta.pods_groups(110) == fresh.pods_groups(110)
-    for name in {p.name for p in cluster.pools} | {"pool-1", "new-0"}:
-        assert list(map(id, delta.pools_named(name))) == list(map(id, fresh.pools_named(name)))
-    for position in range(len(cluster.nodes)):
-        assert list(map(id, delta.pools_selecting_node(position))) == \
-            list(map(id, fresh.pools_selecting_node(position)))
-    for version in (4, 6):
-        def enabled(p: Pool, version: int = version) -> bool:
-            return p.serves_workloads and p.version == version
+    return Probe(rng.getrandbits(max(everyone.bit_length(), 1)) & everyone,
+                 rng.getrandbits(max(everyone.bit_length(), 1)) & everyone,
+                 set(rng.sample(resources, min(len(resources), 4))))
 
-        key, by_name = f"test-enabled-{version}", (lambda p: p.name)
-        chosen = delta.pools_where(key, enabled, by_name)
-        assert list(map(id, chosen)) == list(map(id, fresh.pools_where(key, enabled, by_name)))
-        scope = rng.getrandbits(max(everyone.bit_length(), 1)) & everyone
-        assert sorted((bits, list(map(id, ps))) for bits, ps in delta.pool_sets(chosen, scope)) == \
-            sorted((bits, list(map(id, ps))) for bits, ps in fresh.pool_sets(chosen, scope))
+
+def enabled_of(version: int) -> Any:
+    def enabled(p: Pool) -> bool:
+        return p.serves_workloads and p.version == version
+    return enabled
+
+
+def by_name(p: Pool) -> str:
+    return p.name
+
+
+def where(view: View, version: int) -> list[Pool]:
+    return view.pools_where(f"test-enabled-{version}", enabled_of(version), by_name)
+
+
+# One asker per member of the View protocol: each puts its question to a view in every way the probe allows.
+ASK: dict[str, Callable[[View, Probe], Any]] = {
+    "cluster": lambda v, p: (ids(v.cluster.pools), ids(v.cluster.nodes), ids(v.cluster.reservations),
+                             v.cluster.nodes_known),
+    "node_index": lambda v, p: (
+        v.node_index.all_bits, v.node_index.members(p.bits),
+        [(sorted(v.node_index.values(k)), v.node_index.has(k)) for k in KEYS],
+        [v.node_index.eq(k, value) for k in KEYS for value, _ in sorted(v.node_index.values(k))]),
+    "reservation_index": lambda v, p: [sorted(ids(v.reservation_index.overlapping(pool.network)))
+                                       for pool in v.cluster.pools if pool.network is not None],
+    "workload_pools": lambda v, p: {version: ids(ps) for version, ps in v.workload_pools.items() if ps},
+    "selected_bits": lambda v, p: [v.selected_bits(pool) for pool in v.cluster.pools],
+    "overlapping": lambda v, p: [sorted(ids(v.overlapping(pool))) for pool in v.cluster.pools],
+    "unserved_bits": lambda v, p: [v.unserved_bits(version) for version in (4, 6)],
+    "fallback_pools": lambda v, p: [ids(v.fallback_pools(version)) for version in (4, 6)],
+    "families_in_use": lambda v, p: v.families_in_use(),
+    "node_position": lambda v, p: [v.node_position(node) for node in v.cluster.nodes],
+    "pools_in": lambda v, p: (ids(v.pools_in(p.resources)), ids(v.pools_in(frozenset(p.resources)))),
+    "nodes_in": lambda v, p: (ids(v.nodes_in(p.resources)), ids(v.nodes_in(frozenset(p.resources)))),
+    "pools_named": lambda v, p: [ids(v.pools_named(name))
+                                 for name in sorted({x.name for x in v.cluster.pools} | {"pool-1", "new-0"})],
+    "pools_where": lambda v, p: [ids(where(v, version)) for version in (4, 6)],
+    "pool_sets": lambda v, p: [sorted((bits, ids(ps)) for bits, ps in v.pool_sets(where(v, version), p.scope))
+                               for version in (4, 6)],
+    "pods_groups": lambda v, p: (v.pods_groups(110), v.pods_groups(250)),
+    "exemptions": lambda v, p: v.exemptions(),
+    "members": lambda v, p: ids(v.members(p.bits)),
+    "field_source": lambda v, p: [v.field_source(x, path) for x in (*v.cluster.pools, *v.cluster.reservations)
+                                  for path in (("spec", "cidr"), ("spec", "ipipMode"), ("metadata",))],
+    "pool_groups": lambda v, p: [sorted((positions, ids(ps))
+                                        for positions, ps in v.pool_groups(where(v, version), p.scope))
+                                 for version in (4, 6)],
+}
+
+
+def protocol_members(protocol: type) -> set[str]:
+    return {name for name in vars(protocol) if not name.startswith("_")}
+
+
+def test_every_question_of_the_view_protocol_is_asked() -> None:
+    """A question added to View without an asker here fails: the equivalence test cannot miss it."""
+    assert set(ASK) == protocol_members(View)
+
+
+def assert_same_answers(delta: DeltaView, fresh: ClusterView, rng: random.Random) -> None:
+    asked = probe(delta, rng)
+    for name, ask in ASK.items():
+        assert ask(delta, asked) == ask(fresh, asked), name
 
 
 def fresh_view(delta: DeltaView, snapshot: Snapshot) -> ClusterView:

@@ -18,6 +18,7 @@ from .exemptions import Exemptions, exemptions
 from .model import Cluster, Manifest, Node, Pool, Reservation, Resource, Source
 from .nodeindex import NodeIndex, union_of
 from .selector import Selector
+from .view import NodeSets
 
 OPERATOR_FIELDS = {"ipipMode": "encapsulation", "vxlanMode": "encapsulation"}
 
@@ -144,7 +145,11 @@ class ClusterView:
 
     def unserved_bits(self, version: int) -> int:
         """Nodes that no enabled workload pool of this IP version selects."""
-        return self.node_index.all_bits & ~self._served.get(version, 0)
+        return self.node_index.all_bits & ~self.served_bits(version)
+
+    def served_bits(self, version: int) -> int:
+        """Nodes that some enabled workload pool of this IP version selects."""
+        return self._served.get(version, 0)
 
     def fallback_pools(self, version: int) -> list[Pool]:
         """Enabled workload pools of this version whose selector is all() (or absent)."""
@@ -157,7 +162,7 @@ class ClusterView:
     def pods_demand(self, bits: int, default_max_pods: int) -> int:
         """Addresses the selected nodes' pods need: each node's own pod capacity, or the default."""
         total = 0
-        known = self._max_pods_groups
+        known = self.max_pods_groups
         remaining = bits
         for max_pods, group_bits in known.items():
             hit = bits & group_bits
@@ -167,7 +172,8 @@ class ClusterView:
         return total + default_max_pods * remaining.bit_count()
 
     @cached_property
-    def _max_pods_groups(self) -> dict[int, int]:
+    def max_pods_groups(self) -> dict[int, int]:
+        """Node sets by their own pod capacity (nodes that report none are in no set)."""
         groups: dict[int, int] = defaultdict(int)
         for i, node in enumerate(self.cluster.nodes):
             if node.max_pods is not None:
@@ -202,7 +208,7 @@ class ClusterView:
     def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
         """The pools that are these resources, in cluster order (remembered for a frozenset: every rule
         of a run asks for the same focus)."""
-        return _remembered(self._pools_in, resources, self.lookup_pools)
+        return remembered(self._pools_in, resources, self.lookup_pools)
 
     def lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         """`pools_in`, looked up every time."""
@@ -213,7 +219,7 @@ class ClusterView:
     def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
         """The nodes that are these resources, in cluster order (remembered for a frozenset: every rule
         of a run asks for the same focus)."""
-        return _remembered(self._nodes_in, resources, self.lookup_nodes)
+        return remembered(self._nodes_in, resources, self.lookup_nodes)
 
     def lookup_nodes(self, resources: Iterable[Resource]) -> list[Node]:
         """`nodes_in`, looked up every time."""
@@ -222,35 +228,12 @@ class ClusterView:
         return [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
 
     @cached_property
-    def _manifest_at(self) -> dict[Source, tuple[Manifest, tuple[str | int, ...]]]:
-        """Where each object's fields are: its manifest and the path of the object inside it, by the
-        object's Source (an operator pool is an entry of its Installation's spec.calicoNetwork.ipPools)."""
-        found: dict[Source, tuple[Manifest, tuple[str | int, ...]]] = {}
-        for manifest in self.cluster.manifests:
-            if manifest.schema != "installation":
-                found.setdefault(manifest.source, (manifest, ()))
-                continue
-            for index in range(_operator_entries(manifest)):
-                path = ("spec", "calicoNetwork", "ipPools", index)
-                found.setdefault(Source(manifest.source.file, manifest.line_of(path)), (manifest, path))
-        return found
+    def _field_sources(self) -> FieldSources:
+        return FieldSources(self.cluster.manifests)
 
     def field_source(self, obj: Pool | Reservation | Any, path: tuple[str | int, ...]) -> Source:
-        """The file and line of a field of a pool (or other object) as written, `path` in the
-        projectcalico.org/v3 vocabulary (`("spec", "cidr")`); the object's own line when the field is
-        absent or the object came from no file. For an operator pool, `spec.X` is the entry's `X`
-        (`ipipMode` and `vxlanMode` are its `encapsulation`)."""
-        held = self._manifest_at.get(obj.source)
-        if held is None:
-            return obj.source
-        manifest, prefix = held
-        if prefix:
-            if path[:1] != ("spec",):
-                return obj.source
-            field = path[1] if len(path) > 1 else None
-            path = (OPERATOR_FIELDS.get(str(field), field), *path[2:]) if field is not None else ()
-        line = manifest.line_of((*prefix, *path))
-        return Source(obj.source.file, line)
+        """The file and line of a field of an object as written (see `FieldSources.source`)."""
+        return self._field_sources.source(obj, path)
 
     @cached_property
     def reservation_index(self) -> AddressIndex[Reservation]:
@@ -268,14 +251,8 @@ class ClusterView:
         """Node bitsets by the pods each node can run: its own capacity when known, else the default."""
         found = self._pods_groups.get(default_max_pods)
         if found is None:
-            found = dict(self._max_pods_groups)
-            known = 0
-            for bits in found.values():
-                known |= bits
-            rest = self.node_index.all_bits & ~known
-            if rest:
-                found[default_max_pods] = found.get(default_max_pods, 0) | rest
-            self._pods_groups[default_max_pods] = found
+            found = self._pods_groups[default_max_pods] = pods_groups_of(
+                self.max_pods_groups, self.node_index.all_bits, default_max_pods)
         return found
 
     def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
@@ -326,23 +303,58 @@ class ClusterView:
         return [(bits_of(positions), chosen) for positions, chosen in self.pool_groups(pools, scope)]
 
     def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
-        """The nodes of `scope` (ascending positions) grouped by which of `pools` select them (each
-        group's pools in cluster order; nodes no pool selects form a group without pools).
+        """The nodes of `scope` grouped by which of `pools` select them (see `group_by_pool_set`)."""
+        return group_by_pool_set(self.node_index, self.pools_selecting_node, self.member_ids(pools), scope)
 
-        Each node is looked up (`pools_selecting_node`), and nodes that share their list of selecting
-        pools share the work: the cost is the nodes in scope and the distinct pool sets, never pools x
-        groups; positions, not node-wide ints, so many small groups cost their members.
-        """
-        wanted = self.member_ids(pools)
-        chosen_of: dict[int, tuple[Pool, ...]] = {}
-        by_set: dict[tuple[int, ...], tuple[tuple[Pool, ...], list[int]]] = {}
-        for position in self.node_index.members(scope):
-            selecting = self.pools_selecting_node(position)
-            chosen = chosen_of.get(id(selecting))
-            if chosen is None:
-                chosen = chosen_of[id(selecting)] = tuple(p for p in selecting if id(p) in wanted)
-            by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
-        return [(positions, list(chosen)) for chosen, positions in by_set.values()]
+    def warm(self) -> None:
+        """Build every index now (a snapshot's view is shared by requests and must not build lazily)."""
+        for pool in self.cluster.pools:
+            self.selected_bits(pool)
+        for version in (4, 6):
+            self.unserved_bits(version)
+            self.fallback_pools(version)
+        _ = (self.address_index, self.reservation_index, self._node_positions, self._pools_by_resource,
+             self._nodes_by_resource, self.max_pods_groups, self._pools_by_name, self._pools_of_node,
+             self._families)
+        self.exemptions()
+
+
+class FieldSources:
+    """Where each object's fields are written, from the manifests it was read from."""
+
+    def __init__(self, manifests: Iterable[Manifest]) -> None:
+        self._manifests = manifests
+
+    @cached_property
+    def _manifest_at(self) -> dict[Source, tuple[Manifest, tuple[str | int, ...]]]:
+        """Each object's manifest and the path of the object inside it, by the object's Source (an
+        operator pool is an entry of its Installation's spec.calicoNetwork.ipPools)."""
+        found: dict[Source, tuple[Manifest, tuple[str | int, ...]]] = {}
+        for manifest in self._manifests:
+            if manifest.schema != "installation":
+                found.setdefault(manifest.source, (manifest, ()))
+                continue
+            for index in range(_operator_entries(manifest)):
+                path = ("spec", "calicoNetwork", "ipPools", index)
+                found.setdefault(Source(manifest.source.file, manifest.line_of(path)), (manifest, path))
+        return found
+
+    def source(self, obj: Pool | Reservation | Any, path: tuple[str | int, ...]) -> Source:
+        """The file and line of a field of a pool (or other object) as written, `path` in the
+        projectcalico.org/v3 vocabulary (`("spec", "cidr")`); the object's own line when the field is
+        absent or the object came from no file. For an operator pool, `spec.X` is the entry's `X`
+        (`ipipMode` and `vxlanMode` are its `encapsulation`)."""
+        held = self._manifest_at.get(obj.source)
+        if held is None:
+            return obj.source
+        manifest, prefix = held
+        if prefix:
+            if path[:1] != ("spec",):
+                return obj.source
+            field = path[1] if len(path) > 1 else None
+            path = (OPERATOR_FIELDS.get(str(field), field), *path[2:]) if field is not None else ()
+        line = manifest.line_of((*prefix, *path))
+        return Source(obj.source.file, line)
 
 
 def _operator_entries(manifest: Manifest) -> int:
@@ -353,7 +365,39 @@ def _operator_entries(manifest: Manifest) -> int:
     return len(node) if isinstance(node, list) else 0
 
 
-def _remembered(memo: IdentityMemo[list[Any]], resources: Iterable[Resource],
+def pods_groups_of(max_pods_groups: dict[int, int], all_bits: int, default_max_pods: int) -> dict[int, int]:
+    """Node sets by pod capacity: the known capacities, and every other node at the default."""
+    found = dict(max_pods_groups)
+    known = 0
+    for bits in found.values():
+        known |= bits
+    rest = all_bits & ~known
+    if rest:
+        found[default_max_pods] = found.get(default_max_pods, 0) | rest
+    return found
+
+
+def group_by_pool_set(index: NodeSets, selecting: Callable[[int], list[Pool]], wanted: Container[int],
+                      scope: int) -> list[tuple[list[int], list[Pool]]]:
+    """The nodes of `scope` (ascending positions) grouped by which pools of `wanted` (ids) select them
+    (each group's pools in cluster order; nodes no pool selects form a group without pools).
+
+    Each node is looked up (`selecting(position)`), and nodes that share their list of selecting pools
+    share the work: the cost is the nodes in scope and the distinct pool sets, never pools x groups;
+    positions, not node-wide ints, so many small groups cost their members.
+    """
+    chosen_of: dict[int, tuple[Pool, ...]] = {}
+    by_set: dict[tuple[int, ...], tuple[tuple[Pool, ...], list[int]]] = {}
+    for position in index.members(scope):
+        pools = selecting(position)
+        chosen = chosen_of.get(id(pools))
+        if chosen is None:
+            chosen = chosen_of[id(pools)] = tuple(p for p in pools if id(p) in wanted)
+        by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
+    return [(positions, list(chosen)) for chosen, positions in by_set.values()]
+
+
+def remembered(memo: IdentityMemo[list[Any]], resources: Iterable[Resource],
                 lookup: Callable[[Iterable[Resource]], list[Any]]) -> list[Any]:
     if not isinstance(resources, frozenset):
         return lookup(resources)

@@ -15,6 +15,7 @@ from .exemptions import Exemptions
 from .model import IGNORE_ANNOTATION, Cluster, Finding
 from .rules import REGISTRY, Rule
 from .rules.base import Context, Focus
+from .view import View
 
 
 @dataclass
@@ -37,10 +38,11 @@ def enabled_rules(config: Config) -> list[Rule]:
 
 
 def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = None,
-        view: ClusterView | None = None) -> Result:
+        view: View | None = None) -> Result:
     """All findings for the cluster (or only those about the focus), sorted by file, line and rule."""
     config = config or Config()
-    view = view or ClusterView(cluster)
+    if view is None:
+        view = ClusterView(cluster)
     result = Result()
     raw: list[Finding] = list(cluster.problems) if focus is None else []
     for rule in enabled_rules(config):

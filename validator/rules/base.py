@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
 
 if TYPE_CHECKING:
-    from ..analysis import ClusterView
     from ..config import Config
     from ..model import Cluster
+    from ..view import View
 
 DOCS_URL = "https://github.com/ippool-validator/ippool-validator/blob/main/docs/rules.md#"
 CASES_DIR = "tests/fixtures/rules"  # one folder of bad-*.yaml and good-*.yaml per rule id
@@ -43,7 +43,7 @@ class Context:
     """What a rule's check receives: the cluster, the shared view of it, the policy, and the focus."""
 
     cluster: Cluster
-    view: ClusterView
+    view: View  # the questions rules may ask (validator/view.py)
     config: Config
     focus: Focus | None = None
     rule: Rule | None = None

@@ -1,4 +1,4 @@
-"""`DeltaView`: the questions of `ClusterView`, answered for a snapshot with one object changed.
+"""`DeltaView`: the questions of `view.View`, answered for a snapshot with one object changed.
 
 Rebuilding a ClusterView for every admission request would re-index every node and re-evaluate every
 selector (tens of milliseconds at 5,000 nodes). A DeltaView instead reuses the snapshot's indexes and
@@ -14,8 +14,10 @@ corrects them for the change:
 - a reservation put or dropped: the reservation index, corrected the same way.
 
 The after-cluster's lists are real lists in the order a fresh `ClusterView` would see (a replaced object
-keeps its place, a new one goes last), so `ClusterView(delta.cluster)` must give the same findings; a test
-checks that on random clusters and changes.
+keeps its place, a new one goes last), so `ClusterView(delta.cluster)` must give the same answers to every
+member of `View` and the same findings; a test checks that on random clusters and changes, iterating over
+the protocol. A DeltaView asks its snapshot's ClusterView public questions only (`lookup_pools`,
+`served_bits`, `max_pods_groups`, ...), and keeps its own memos, which die with the request.
 """
 
 from __future__ import annotations
@@ -25,17 +27,27 @@ from functools import cached_property
 from typing import Any
 
 from ..addresses import AddressIndex
-from ..analysis import ClusterView, Exemptions, selector_of
-from ..model import Cluster, Node, Pool, Reservation, Resource
-from ..nodeindex import NodeIndex
+from ..analysis import (
+    FieldSources,
+    IdentityMemo,
+    bits_of,
+    group_by_pool_set,
+    pods_groups_of,
+    remembered,
+    selector_of,
+)
+from ..exemptions import Exemptions, exemptions
+from ..model import Cluster, Node, Pool, Reservation, Resource, Source
+from ..view import NodeSets, RangeIndex
 from .changes import Change, Edit, Members, PatchedNodeIndex, ReservationOverlay, patched, same_object
 from .snapshot import Snapshot
 
 __all__ = ["Change", "DeltaView", "same_object"]
 
 
-class DeltaView(ClusterView):
-    """A ClusterView of `snapshot` with `change` applied, answered from the snapshot's indexes."""
+class DeltaView:
+    """The `View` of `snapshot` with `change` applied, answered from the snapshot's indexes and the public
+    questions of its ClusterView (`self.base`), never from that view's internals."""
 
     def __init__(self, snapshot: Snapshot, change: Change) -> None:
         base = snapshot.cluster
@@ -55,18 +67,25 @@ class DeltaView(ClusterView):
                 nodes.append(change.put_node)
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
         self._where_origin: dict[int, tuple[list[Pool], list[Pool], set[int]]] = {}
-        super().__init__(Cluster(
+        self.cluster = Cluster(
             pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
-            files=base.files))
+            files=base.files)
+        self._selected: dict[int, int] = {}
+        self._fallback: dict[int, list[Pool]] = {}
+        self._where: dict[str, list[Pool]] = {}
+        self._pods_groups: dict[int, dict[int, int]] = {}
+        self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
+        self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
+        self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
 
     # nodes
 
     @cached_property
-    def node_index(self) -> NodeIndex:  # type: ignore[override]
+    def node_index(self) -> NodeSets:
         if self._node is None:
             return self.base.node_index
-        return PatchedNodeIndex(self.base.node_index, self._node_position, self._node.labels)  # type: ignore
+        return PatchedNodeIndex(self.base.node_index, self._node_position, self._node.labels)
 
     @cached_property
     def _new_node_pools(self) -> frozenset[int]:
@@ -76,19 +95,22 @@ class DeltaView(ClusterView):
     def node_position(self, node: Node) -> int:
         return self._node_position if node is self._node else self.base.node_position(node)
 
+    def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
+        return remembered(self._nodes_in, resources, self.lookup_nodes)
+
     def lookup_nodes(self, resources: Iterable[Resource]) -> list[Node]:
         if self._node is None:
             return self.base.lookup_nodes(resources)  # not base.nodes_in: nothing of a request stays there
         wanted = set(resources)
-        index = self.base._nodes_by_resource
-        positions = {i for r in wanted for i in index.get(r, ()) if i != self._node_position}
+        where = self.base.node_position
+        positions = {where(n) for n in self.base.lookup_nodes(wanted)} - {self._node_position}
         if self._node.resource in wanted:
             positions.add(self._node_position)
         return [self.cluster.nodes[i] for i in sorted(positions)]
 
     @cached_property
-    def _max_pods_groups(self) -> dict[int, int]:  # type: ignore[override]
-        base = self.base._max_pods_groups
+    def max_pods_groups(self) -> dict[int, int]:
+        base = self.base.max_pods_groups
         if self._node is None:
             return base
         bit = 1 << self._node_position
@@ -97,14 +119,12 @@ class DeltaView(ClusterView):
             groups[self._node.max_pods] = groups.get(self._node.max_pods, 0) | bit
         return groups
 
-    def pods_demand(self, bits: int, default_max_pods: int) -> int:
-        if self._node is None:
-            return self.base.pods_demand(bits, default_max_pods)
-        bit = 1 << self._node_position
-        total = self.base.pods_demand(bits & ~bit, default_max_pods)
-        if bits & bit:
-            total += self._node.max_pods if self._node.max_pods is not None else default_max_pods
-        return total
+    def pods_groups(self, default_max_pods: int) -> dict[int, int]:
+        found = self._pods_groups.get(default_max_pods)
+        if found is None:
+            found = self._pods_groups[default_max_pods] = pods_groups_of(
+                self.max_pods_groups, self.node_index.all_bits, default_max_pods)
+        return found
 
     # pools
 
@@ -139,10 +159,8 @@ class DeltaView(ClusterView):
         """The put pools by CIDR: an Installation puts thousands, and each asks about all the others."""
         return AddressIndex((a.network, a) for a in self._pools.added if a.network is not None)
 
-    @cached_property
-    def address_index(self) -> AddressIndex[Pool]:
-        """Only for a rule that reads the index itself; `overlapping` never builds it."""
-        return AddressIndex((p.network, p) for p in self.cluster.pools if p.network is not None)
+    def pools_in(self, resources: Iterable[Resource]) -> list[Pool]:
+        return remembered(self._pools_in, resources, self.lookup_pools)
 
     def lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         if not self.change.touches_pools:
@@ -172,7 +190,8 @@ class DeltaView(ClusterView):
     def member_ids(self, pools: list[Pool]) -> Container[int]:
         origin = self._where_origin.get(id(pools))
         if origin is None or origin[0] is not pools:
-            return super().member_ids(pools)
+            held = self._member_ids.get(pools)
+            return held if held is not None else self._member_ids.put(pools, set(map(id, pools)))
         _, base, added = origin
         return Members(self.base.member_ids(base), self._pools.gone_ids, added)
 
@@ -228,7 +247,7 @@ class DeltaView(ClusterView):
         return [(order[id(a)], a) for a in self._pools.added if a.version == version and qualifies(a)]
 
     @cached_property
-    def workload_pools(self) -> dict[int, list[Pool]]:  # type: ignore[override]
+    def workload_pools(self) -> dict[int, list[Pool]]:
         if not self.change.touches_pools:
             return self.base.workload_pools
         found: dict[int, list[Pool]] = {}
@@ -257,9 +276,29 @@ class DeltaView(ClusterView):
                  if p.version is not None and "Workload" in p.allowed_uses)
         return self.base.families_in_use() | frozenset(added)
 
+    def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+        return [(bits_of(positions), chosen) for positions, chosen in self.pool_groups(pools, scope)]
+
+    def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
+        return group_by_pool_set(self.node_index, self.pools_selecting_node, self.member_ids(pools), scope)
+
+    def members(self, bits: int) -> list[Node]:
+        nodes = self.cluster.nodes
+        return [nodes[i] for i in self.node_index.members(bits)]
+
+    @cached_property
+    def _field_sources(self) -> FieldSources:
+        return FieldSources(self.cluster.manifests)
+
+    def field_source(self, obj: Pool | Reservation | Any, path: tuple[str | int, ...]) -> Source:
+        return self._field_sources.source(obj, path)
+
+    def unserved_bits(self, version: int) -> int:
+        return self.node_index.all_bits & ~self._served.get(version, 0)
+
     @cached_property
     def _served(self) -> dict[int, int]:
-        base_served = self.base._served
+        base_served = {version: self.base.served_bits(version) for version in self.base.workload_pools}
         if self._node is not None:
             bit = 1 << self._node_position
             chosen, ids = self._new_node_pools, self.snapshot.workload_ids
@@ -290,11 +329,11 @@ class DeltaView(ClusterView):
     # reservations and exemptions
 
     @cached_property
-    def reservation_index(self) -> AddressIndex[Reservation]:  # type: ignore[override]
+    def reservation_index(self) -> RangeIndex[Reservation]:
         if not self.change.touches_reservations:
             return self.base.reservation_index
         edit = self._reservations
-        return ReservationOverlay(self.base.reservation_index, edit.gone_ids, edit.added)  # type: ignore
+        return ReservationOverlay(self.base.reservation_index, edit.gone_ids, edit.added)
 
     def reservations_in(self, resources: set[Resource]) -> list[Reservation]:
         edit, old = self._reservations, self.base.cluster.reservations
@@ -307,7 +346,6 @@ class DeltaView(ClusterView):
     def exemptions(self) -> Exemptions:
         found = self.__dict__.get("_exemptions")
         if found is None:
-            from ..exemptions import exemptions
 
             changed = [*self._pools.added, *self._reservations.added, *([self._node] if self._node else [])]
             old = self.base.cluster

@@ -36,19 +36,12 @@ class Snapshot:
 
     def warm(self) -> Snapshot:
         """Build every index now, so that no request pays for one (and none races to build it)."""
-        view = self.view
-        for pool in self.cluster.pools:
-            view.selected_bits(pool)
+        self.view.warm()
         for version in (4, 6):
-            view.unserved_bits(version)
-            view.fallback_pools(version)
             self.workload_positions(version)
             self.fallback_positions(version)
-        _ = (view.address_index, view.reservation_index, view._node_positions, view._pools_by_resource,
-             view._nodes_by_resource, view._max_pods_groups, self.served_twice, self.workload_ids,
-             self.label_groups, self.pools_by_name, self.nodes_by_name, self.reservations_by_name,
-             self.pool_position_of, self.reservation_position_of, view._pools_by_name, view._pools_of_node)
-        view.exemptions()
+        _ = (self.served_twice, self.workload_ids, self.label_groups, self.pools_by_name, self.nodes_by_name,
+             self.reservations_by_name, self.pool_position_of, self.reservation_position_of)
         return self
 
     # positions by name and by object
@@ -74,8 +67,8 @@ class Snapshot:
         return {id(res): i for i, res in enumerate(self.cluster.reservations)}
 
     def pool_positions(self, resources: frozenset[Resource] | set[Resource]) -> list[int]:
-        index = self.view._pools_by_resource
-        return [i for r in resources for i in index.get(r, ())]
+        where = self.pool_position_of
+        return [where[id(p)] for p in self.view.lookup_pools(resources)]
 
     # which pools serve which nodes
 

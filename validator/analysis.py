@@ -3,7 +3,8 @@
 Nodes are members of a bitset index (bit i = the i-th node), so "which nodes does this pool select" is a
 few set operations on Python integers per selector, whatever the number of nodes, and "which nodes does no
 pool serve" is one OR over the pools' sets. Rules ask these questions through the `view.View` protocol,
-which ClusterView implements; the webhook's DeltaView answers the same questions for a cluster that differs from its cached state by one object.
+which ClusterView implements; the webhook's DeltaView answers the same questions for a cluster that
+differs from its cached state by one object.
 """
 
 from __future__ import annotations

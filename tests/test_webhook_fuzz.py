@@ -130,6 +130,7 @@ KINDS = {
     "IPReservation": ("projectcalico.org/v3", ["reservedCIDRs"]),
     "Installation": ("operator.tigera.io/v1", ["calicoNetwork"]),
     "Node": ("v1", []),
+    "ConfigMap": ("v1", []),  # a kind the webhook does not judge: allowed untouched
 }
 
 
@@ -148,7 +149,7 @@ def random_objects(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         keys = st.sampled_from(["rack", "zone", "kubernetes.io/hostname"])
         metadata["labels"] = draw(st.dictionaries(keys, st.text(max_size=5), max_size=3))
     obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
-    if spec or kind != "Node":
+    if spec or kind not in ("Node", "ConfigMap"):
         obj["spec"] = spec
     return obj
 

@@ -387,14 +387,16 @@ def group_by_pool_set(index: NodeSets, selecting: Callable[[int], list[Pool]], w
     share the work: the cost is the nodes in scope and the distinct pool sets, never pools x groups;
     positions, not node-wide ints, so many small groups cost their members.
     """
-    chosen_of: dict[int, tuple[Pool, ...]] = {}
+    # by id of a selecting list (held, so that the id stays its own): its group, keyed once per list
+    group_of: dict[int, tuple[list[Pool], list[int]]] = {}
     by_set: dict[tuple[int, ...], tuple[tuple[Pool, ...], list[int]]] = {}
     for position in index.members(scope):
         pools = selecting(position)
-        chosen = chosen_of.get(id(pools))
-        if chosen is None:
-            chosen = chosen_of[id(pools)] = tuple(p for p in pools if id(p) in wanted)
-        by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1].append(position)
+        held = group_of.get(id(pools))
+        if held is None or held[0] is not pools:
+            chosen = tuple(p for p in pools if id(p) in wanted)
+            held = group_of[id(pools)] = (pools, by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1])
+        held[1].append(position)
     return [(positions, list(chosen)) for chosen, positions in by_set.values()]
 
 

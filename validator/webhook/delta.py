@@ -66,6 +66,7 @@ class DeltaView:
             else:
                 nodes.append(change.put_node)
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
+        self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
         self._where_origin: dict[int, tuple[list[Pool], list[Pool], set[int]]] = {}
         self.cluster = Cluster(
             pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
@@ -226,11 +227,26 @@ class DeltaView:
         key = (id(base), hits)  # nodes sharing a list and the new pools' verdicts share the answer
         found = self._patched_lists.get(key)
         if found is None:
-            where = self.snapshot.pool_position_of
-            pairs = [(where[id(p)], p) for p in base if id(p) not in edit.gone_ids]
-            pairs += [(edit.order[id(a)], a) for pools, hit in zip(groups.values(), hits, strict=True)
-                      if hit for a in pools]
-            found = self._patched_lists[key] = [pool for _, pool in sorted(pairs, key=lambda pair: pair[0])]
+            if not edit.replaced:  # the put pools all go last: the kept base pools, then theirs
+                found = [p for p in base if id(p) not in edit.gone_ids] + self._appended_for(hits)
+            else:
+                where = self.snapshot.pool_position_of
+                pairs = [(where[id(p)], p) for p in base if id(p) not in edit.gone_ids]
+                pairs += [(edit.order[id(a)], a) for pools, hit in zip(groups.values(), hits, strict=True)
+                          if hit for a in pools]
+                found = [pool for _, pool in sorted(pairs, key=lambda pair: pair[0])]
+            self._patched_lists[key] = found
+        return found
+
+    def _appended_for(self, hits: tuple[int, ...]) -> list[Pool]:
+        """The appended pools of the groups `hits` marks, in cluster order (one list per distinct verdict,
+        shared by every node class with that verdict)."""
+        found = self._appended_lists.get(hits)
+        if found is None:
+            order = self._pools.order
+            chosen = [a for pools, hit in zip(self._added_by_selection.values(), hits, strict=True) if hit
+                      for a in pools]
+            found = self._appended_lists[hits] = sorted(chosen, key=lambda a: order[id(a)])
         return found
 
     @cached_property

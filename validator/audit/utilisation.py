@@ -1,0 +1,263 @@
+"""Utilisation in Calico's own vocabulary: blocks as well as addresses, per pool and per node.
+
+Exhaustion is about blocks (libcalico-go `lib/ipam/ipam.go` autoAssign): a node first fills its affine
+blocks, then claims a free block of a pool that selects it, and at `maxBlocksPerHost` (0 means 20) it fails
+with "cannot allocate new block due to per host block limit" without borrowing. So each pool counts its
+blocks total / allocated / free beside its addresses, and each node its blocks held against that limit.
+
+Counts follow `calicoctl ipam show` (calicoctl/commands/ipam/show.go): a block's addresses in use are its
+ordinals not in `unallocated` (cooling and Windows-reserved addresses included); reserved addresses are
+the IPReservations' addresses inside the pool (PR #13331), and free is neither in use nor reserved. A block
+belongs to the pool that contains it, preferring a pool of its own block size, then the narrowest, then the
+first by name (libcalico-go `lib/ipam/accounting/pool.go`, newer than v3.32); a block no pool contains is
+counted under "no pool". Borrowed addresses are those whose allocation `node` is not the block's affine
+node (unaffine blocks included), as `calicoctl ipam show --show-borrowed` lists them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..analysis import selector_of
+from ..model import DEFAULT_MAX_BLOCKS_PER_HOST, IPNet, Node, Pool
+from .model import AuditPolicy, AuditState, Block
+
+
+@dataclass
+class PoolUsage:
+    pool: Pool
+    blocks: list[Block] = field(default_factory=list)
+    blocks_total: int = 0
+    blocks_allocated: int = 0
+    blocks_free: int = 0
+    addresses_total: int = 0
+    in_use: int = 0
+    reserved: int = 0
+    free: int = 0
+    borrowed: int = 0
+    cooling: int = 0
+
+    @property
+    def allocated_percent(self) -> float:
+        return 100.0 * self.blocks_allocated / self.blocks_total if self.blocks_total else 0.0
+
+
+@dataclass
+class FamilyUsage:
+    """One node's standing in one IP family: blocks held against its limit and what they can still take."""
+
+    family: int
+    blocks: int = 0
+    free_in_blocks: int = 0  # unallocated addresses in its affine blocks
+    block_addresses: int = 0  # addresses of a new block from the first pool that selects it
+    pods: int = 0  # pod addresses it holds (live count)
+    pools: list[str] = field(default_factory=list)  # workload pools that select it, in the order IPAM tries
+
+    def capacity(self, max_blocks: int) -> int:
+        """Pod addresses it can still get within its block limit (borrowing, which the limit forbids,
+        aside)."""
+        return self.free_in_blocks + max(0, max_blocks - self.blocks) * self.block_addresses
+
+
+@dataclass
+class NodeUsage:
+    name: str
+    node: Node | None  # None: blocks or allocations name a node that does not exist
+    max_blocks: int
+    max_pods: int
+    families: dict[int, FamilyUsage] = field(default_factory=dict)
+    addresses_in_use: int = 0
+    borrowed: int = 0
+
+    @property
+    def blocks(self) -> int:
+        return sum(f.blocks for f in self.families.values())
+
+    @property
+    def pod_headroom(self) -> int:
+        """More pods it can start: its max pods less those it runs, within its block limit in every family
+        its pools serve; 0 when no pool serves it."""
+        served = [f for f in self.families.values() if f.pools]
+        if not served:
+            return 0
+        return min(max(0, min(self.max_pods - f.pods, f.capacity(self.max_blocks))) for f in served)
+
+    @property
+    def at_block_limit(self) -> bool:
+        return any(f.blocks >= self.max_blocks and f.free_in_blocks == 0 for f in self.families.values())
+
+    def short_families(self) -> list[FamilyUsage]:
+        """Families in which the block limit keeps it from reaching its max pods."""
+        return [
+            f
+            for f in self.families.values()
+            if f.pools and f.capacity(self.max_blocks) < self.max_pods - f.pods
+        ]
+
+
+@dataclass
+class Utilisation:
+    pools: list[PoolUsage]
+    nodes: list[NodeUsage]
+    no_pool: list[Block]
+    pool_of: dict[int, PoolUsage]  # id(block) -> its pool
+    max_blocks: int
+
+    def pool_for(self, block: Block) -> PoolUsage | None:
+        return self.pool_of.get(id(block))
+
+
+def max_blocks_per_host(state: AuditState) -> int:
+    return state.ipam.max_blocks_per_host if state.ipam is not None else DEFAULT_MAX_BLOCKS_PER_HOST
+
+
+def attribute_blocks(pools: list[Pool], blocks: Iterable[Block]) -> tuple[dict[int, Pool], list[Block]]:
+    """Each block's pool (by id(block)), and the blocks no pool contains."""
+    index: dict[tuple[int, int], dict[int, list[Pool]]] = defaultdict(lambda: defaultdict(list))
+    for pool in sorted(pools, key=lambda p: p.name):
+        if pool.network is not None:
+            net = pool.network
+            index[(net.version, net.prefixlen)][int(net.network_address)].append(pool)
+    prefixes = {v: sorted((p for (fam, p) in index if fam == v), reverse=True) for v in (4, 6)}
+    owner: dict[int, Pool] = {}
+    orphans: list[Block] = []
+    for block in blocks:
+        net = block.network
+        bits, start = net.max_prefixlen, int(net.network_address)
+        found: list[Pool] = []
+        for prefix in prefixes[net.version]:  # narrowest first
+            if prefix <= net.prefixlen:
+                found.extend(
+                    index[(net.version, prefix)].get(start >> (bits - prefix) << (bits - prefix), ())
+                )
+        if not found:
+            orphans.append(block)
+            continue
+        same_size = [p for p in found if p.block_size == net.prefixlen]
+        owner[id(block)] = (same_size or found)[0]
+    return owner, orphans
+
+
+def utilisation(state: AuditState, policy: AuditPolicy) -> Utilisation:
+    owner, orphans = attribute_blocks(state.pools, state.blocks)
+    usages = {id(p): PoolUsage(p) for p in state.pools}
+    pool_of: dict[int, PoolUsage] = {}
+    for block in state.blocks:
+        pool = owner.get(id(block))
+        if pool is not None:
+            usages[id(pool)].blocks.append(block)
+            pool_of[id(block)] = usages[id(pool)]
+    for usage in usages.values():
+        _count_pool(usage, state.reservations)
+    limit = max_blocks_per_host(state)
+    nodes = _nodes(state, policy, usages, limit)
+    ordered = sorted(usages.values(), key=lambda u: u.pool.name)
+    return Utilisation(ordered, nodes, orphans, pool_of, limit)
+
+
+def _count_pool(usage: PoolUsage, reservations: Iterable) -> None:
+    pool = usage.pool
+    usage.blocks_total = pool.block_count
+    usage.addresses_total = pool.network.num_addresses if pool.network is not None else 0
+    slots: set[int] = set()
+    size = pool.block_size
+    for block in usage.blocks:
+        usage.in_use += block.in_use
+        usage.cooling += sum(1 for a in block.allocations if a.cooling)
+        host = block.host
+        usage.borrowed += sum(1 for a in block.allocations if a.node and a.node != host)
+        if size is not None and pool.network is not None:
+            slots.update(_slots(block.network, pool.network, size))
+    usage.blocks_allocated = len(slots) if size is not None else len(usage.blocks)
+    usage.blocks_free = max(0, usage.blocks_total - usage.blocks_allocated)
+    reserved = _reserved_networks(pool, reservations)
+    usage.reserved = sum(n.num_addresses for n in reserved)
+    reserved_in_use = _in_use_within(usage.blocks, reserved)
+    usage.free = max(0, usage.addresses_total - usage.in_use - usage.reserved + reserved_in_use)
+
+
+def _slots(block: IPNet, pool: IPNet, size: int) -> range:
+    """The pool's block-sized slots a block covers (one, or several for a block larger than the pool's)."""
+    bits = pool.max_prefixlen
+    offset = int(block.network_address) - int(pool.network_address)
+    if block.prefixlen >= size:
+        first = offset >> (bits - size)
+        return range(first, first + 1)
+    first = offset >> (bits - size)
+    return range(first, first + (1 << (size - block.prefixlen)))
+
+
+def _reserved_networks(pool: Pool, reservations: Iterable) -> list[IPNet]:
+    if pool.network is None:
+        return []
+    clipped: list[IPNet] = []
+    for reservation in reservations:
+        for net in reservation.networks:
+            if net.version != pool.network.version or not net.overlaps(pool.network):
+                continue
+            clipped.append(net if net.subnet_of(pool.network) else pool.network)  # type: ignore[arg-type]
+    return list(ipaddress.collapse_addresses(clipped))  # type: ignore[arg-type,type-var]
+
+
+def _in_use_within(blocks: list[Block], networks: list[IPNet]) -> int:
+    count = 0
+    for net in networks:
+        for block in blocks:
+            if block.network.overlaps(net):  # type: ignore[arg-type,type-var]
+                count += sum(1 for a in block.allocations if block.address(a.ordinal) in net)
+    return count
+
+
+def selecting_pools(nodes: list[Node], pools: list[Pool]) -> dict[str, list[Pool]]:
+    """Workload pools selecting each node (by name), evaluated once per distinct label set."""
+    workload = sorted((p for p in pools if p.serves_workloads), key=lambda p: p.name)
+    selectors = [(p, selector_of(p)) for p in workload]
+    by_labels: dict[frozenset, list[Pool]] = {}
+    found: dict[str, list[Pool]] = {}
+    for node in nodes:
+        key = frozenset(node.labels.items())
+        if key not in by_labels:
+            by_labels[key] = [p for p, s in selectors if s is not None and s.matches(node.labels)]
+        found[node.name] = by_labels[key]
+    return found
+
+
+def _nodes(
+    state: AuditState, policy: AuditPolicy, pool_usage: dict[int, PoolUsage], limit: int
+) -> list[NodeUsage]:
+    selected = selecting_pools(state.nodes, state.pools)
+    usages: dict[str, NodeUsage] = {}
+    for node in state.nodes:
+        usage = usages[node.name] = NodeUsage(node.name, node, limit, node.max_pods or policy.max_pods)
+        for family in (4, 6):
+            family_pools = [p for p in selected[node.name] if p.version == family]
+            if family_pools:
+                pool = next((p for p in family_pools if pool_usage[id(p)].blocks_free), family_pools[0])
+                usage.families[family] = FamilyUsage(
+                    family, block_addresses=pool.block_addresses, pools=[p.name for p in family_pools]
+                )
+
+    def node_usage(name: str) -> NodeUsage:
+        if name not in usages:
+            usages[name] = NodeUsage(name, None, limit, policy.max_pods)
+        return usages[name]
+
+    for block in state.blocks:
+        version = block.network.version
+        if block.host:
+            held = node_usage(block.host).families.setdefault(version, FamilyUsage(version))
+            held.blocks += 1
+            held.free_in_blocks += block.unallocated
+        for allocation in block.allocations:
+            if not allocation.node:
+                continue
+            holder = node_usage(allocation.node)
+            holder.addresses_in_use += 1
+            if allocation.node != block.host:
+                holder.borrowed += 1
+            if allocation.is_pod:
+                holder.families.setdefault(version, FamilyUsage(version)).pods += 1
+    return sorted(usages.values(), key=lambda u: u.name)

@@ -38,7 +38,7 @@ METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,a
 
 
 @dataclass(frozen=True)
-class Resource:
+class ApiResource:
     """A listable resource: its path, and the apiVersion/kind its items carry."""
 
     path: str
@@ -51,23 +51,23 @@ class Resource:
         return self.path.rsplit("/", 1)[-1]
 
 
-def discover(api: Api) -> list[Resource]:
+def discover_api(api: Api) -> list[ApiResource]:
     """The resources to read: nodes, Calico's (from one API group) and the operator's Installations."""
-    found = [Resource("/api/v1/nodes", "v1", "Node", metadata_only=True)]
+    found = [ApiResource("/api/v1/nodes", "v1", "Node", metadata_only=True)]
     calico = calico_api(api)
     if calico is None:
         LOG.warning("the cluster serves no Calico IPPools (neither projectcalico.org/v3 nor "
                     "crd.projectcalico.org/v1): judging with nodes only")
     else:
         api_version, resources = calico
-        found += [Resource(f"/apis/{api_version}/{plural}", api_version, kind)
+        found += [ApiResource(f"/apis/{api_version}/{plural}", api_version, kind)
                   for plural, kind in resources.items()]
     groups = {(g.get("name"), v.get("version")) for g in api.get("/apis").get("groups") or []
               for v in g.get("versions") or []}
     if ("operator.tigera.io", "v1") in groups:
         served = {r.get("name") for r in api.get("/apis/operator.tigera.io/v1").get("resources") or []}
         if "installations" in served:
-            found.append(Resource("/apis/operator.tigera.io/v1/installations", "operator.tigera.io/v1",
+            found.append(ApiResource("/apis/operator.tigera.io/v1/installations", "operator.tigera.io/v1",
                                   "Installation"))
     return found
 
@@ -78,7 +78,7 @@ Store = dict[str, Mapping[str, Any]]
 class Reflector:
     """Keeps `store` (name -> object) equal to the API's view of one resource; calls `changed()` on change."""
 
-    def __init__(self, api: Api, resource: Resource, changed: Callable[[Resource], None],
+    def __init__(self, api: Api, resource: ApiResource, changed: Callable[[ApiResource], None],
                  watch_timeout: int = 300, stop: threading.Event | None = None) -> None:
         self.api, self.resource, self.changed = api, resource, changed
         self.store: Store = {}
@@ -178,7 +178,7 @@ class Reflector:
             return list(self.store.values())
 
 
-def _same_for_rules(old: Mapping[str, Any], new: Mapping[str, Any], resource: Resource) -> bool:
+def _same_for_rules(old: Mapping[str, Any], new: Mapping[str, Any], resource: ApiResource) -> bool:
     """True when nothing the rules read changed (a node's status or resourceVersion only)."""
     if resource.kind != "Node":
         return False

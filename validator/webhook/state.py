@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from ..model import CALICO_API_VERSIONS, Cluster, Pool
 from ..sources.files import load_paths
 from ..sources.manifests import add_object
-from .kube import Api, Reflector, Resource, api_client, discover
+from .kube import Api, ApiResource, Reflector, api_client, discover_api
 from .snapshot import Snapshot
 
 LOG = logging.getLogger("ippool_validator.state")
@@ -142,7 +142,7 @@ class ClusterState:
         while not self._stop.is_set():  # discovery first: which resources exist decides what to watch
             try:
                 api = Api(self._client if self._client is not None else api_client(self._kubeconfig))
-                resources = discover(api)
+                resources = discover_api(api)
                 break
             except Exception as err:  # noqa: BLE001  (no API yet: stay not-ready and retry)
                 LOG.warning("cluster discovery failed: %s; retrying in %.1fs", err, backoff)
@@ -161,7 +161,7 @@ class ClusterState:
             self._threads.append(thread)
         self._build_loop()
 
-    def _changed(self, resource: Resource) -> None:
+    def _changed(self, resource: ApiResource) -> None:
         self._dirty.set()
 
     def _build_loop(self) -> None:

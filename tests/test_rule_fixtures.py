@@ -14,6 +14,10 @@ findings of all rules must be exactly the expected ones. A bad case has a findin
 good case none; a good case taken from Calico (`calico:`) has no error finding, since Calico accepts it.
 A finding in another file than the case (the policy's line) is written `policy.yaml:2`.
 
+An audit rule (`Rule.target == "audit"`) judges IPAM state, not manifests: its cases are dumps (multi-document
+YAML of IPAMBlocks, affinities, handles, pools, nodes and pods) read and audited as `ippool-validator audit`
+does, as of AUDIT_NOW, with every audit rule run, so their headers state audit findings.
+
 An update rule (pool-immutable-field) judges two versions of a pool: its cases name the earlier version in
 `old:` (an `old-*.yaml` file beside them, not a case itself); the harness adds what Calico refuses of that
 update, pool by pool, to the lint's findings.
@@ -23,11 +27,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from lint_support import FIXTURES, lint_paths
 
+from validator.audit.core import audit
+from validator.audit.dumps import read_dumps
+from validator.audit.model import policy_from
 from validator.config import Config, load_config
 from validator.model import Finding
 from validator.rules import REGISTRY
@@ -111,8 +119,15 @@ def config_for(folder: Path) -> Config:
     return load_config(folder / POLICY) if (folder / POLICY).exists() else Config()
 
 
+AUDIT_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)  # audit cases' timestamps are relative to it
+
+
 def findings_of(case: Case) -> list[Finding]:
-    """The case linted alone under its folder's policy, plus the refusals of its update, if it is one."""
+    """The case linted alone under its folder's policy, plus the refusals of its update, if it is one;
+    an audit rule's case audited alone instead."""
+    if REGISTRY[case.rule].target == "audit":
+        policy = policy_from(config_for(case.path.parent))
+        return audit(read_dumps([str(case.path)], AUDIT_NOW), AUDIT_NOW, policy).findings
     findings = list(lint_paths(case.path, config=config_for(case.path.parent)).result.findings)
     if case.old is not None:
         before = {pool.resource: pool for pool in load_paths([str(case.old)]).pools}

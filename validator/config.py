@@ -44,6 +44,7 @@ class Config:
     require_dual_stack: bool = False
     require_fallback: bool = True
     topology_labels: tuple[str, ...] | None = None
+    audit: Mapping[str, Any] = field(default_factory=dict)  # the `audit` section as written (validator.audit)
     source: str = ""  # the policy file this came from, "" for built-in defaults
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # top-level key -> its line
 
@@ -222,6 +223,7 @@ def _config_from(data: Mapping[str, Any], node: yaml.Node | None, label: str) ->
         require_dual_stack=data.get("require-dual-stack", False),
         require_fallback=data.get("require-fallback", True),
         topology_labels=tuple(labels) if labels is not None else None,
+        audit=dict(data.get("audit") or {}),
         source=label,
         lines={str(key): _line_at(node, [key], key=True) for key in data},
     )

@@ -34,7 +34,7 @@ class Result:
 
 
 def enabled_rules(config: Config) -> list[Rule]:
-    return [r for r in REGISTRY.values() if config.rule_levels.get(r.id) != "off"]
+    return [r for r in REGISTRY.values() if r.target == "lint" and config.rule_levels.get(r.id) != "off"]
 
 
 def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = None,

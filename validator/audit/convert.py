@@ -165,16 +165,17 @@ def handle(obj: Mapping[str, Any], source: Source) -> Handle | None:
 
 
 def pod(obj: Mapping[str, Any], source: Source) -> Pod:
-    """A full Pod or its PartialObjectMetadata (then `status_ips` is None: not known)."""
+    """A full Pod or its PartialObjectMetadata (then `status_ips` is None: not known). Addresses are
+    kept in canonical text, so that `fd00::0:5` and `fd00::5` compare equal."""
     metadata = _mapping(obj.get("metadata"))
     annotations = _mapping(metadata.get("annotations"))
     status = obj.get("status")
     status_ips: tuple[str, ...] | None = None
     if isinstance(status, Mapping):
-        listed = [_text(_mapping(entry).get("ip")) for entry in status.get("podIPs") or []]
-        status_ips = tuple(ip for ip in listed if ip) or (
-            (_text(status.get("podIP")),) if _text(status.get("podIP")) else ()
-        )
+        entries = status.get("podIPs")
+        listed = [_text(_mapping(e).get("ip")) for e in entries] if isinstance(entries, list) else []
+        single = _text(status.get("podIP"))
+        status_ips = tuple(_bare(ip) for ip in listed if ip) or ((_bare(single),) if single else ())
     status_map = _mapping(status)
     return Pod(
         _intern(_text(metadata.get("namespace"))),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 DOCS_URL = "https://github.com/ippool-validator/ippool-validator/blob/main/docs/rules.md#"
 CASES_DIR = "tests/fixtures/rules"  # one folder of bad-*.yaml and good-*.yaml per rule id
 Scope = Literal["object", "relation"]
+Target = Literal["lint", "audit"]  # what a rule judges: manifests (lint, serve) or IPAM state (audit)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Rule:
     needs_nodes: bool = False
     scope: Scope = "relation"  # "object": about the object's own content, so a write of it is judged whole
     needs_config: str = ""  # the policy key that turns this rule on ("" = always on)
+    target: Target = "lint"  # "audit": check takes a validator.audit AuditContext, not a Context
+    needs_input: tuple[str, ...] = ()  # audit inputs it needs: nodes, pods, pod-status, handles
 
     @property
     def help_uri(self) -> str:
@@ -126,6 +129,21 @@ def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", ne
     def define(check: Check) -> Rule:
         doc = inspect.cleandoc(check.__doc__ or "")
         return Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config)
+
+    return define
+
+
+AuditCheck = Callable[..., Iterable[Finding]]  # takes a validator.audit.context.AuditContext
+
+
+def audit_rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "",
+               needs: tuple[str, ...] = ()) -> Callable[[AuditCheck], Rule]:
+    """Make the decorated generator an audit rule (its check takes an AuditContext and judges IPAM state,
+    not manifests); its docstring is the rule's documentation. Listed in `validator.rules` as any rule."""
+
+    def define(check: AuditCheck) -> Rule:
+        doc = inspect.cleandoc(check.__doc__ or "")
+        return Rule(rule_id, severity, summary, doc, check, calico, target="audit", needs_input=needs)
 
     return define
 

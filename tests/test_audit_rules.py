@@ -42,8 +42,10 @@ def test_every_planted_fact_is_found_and_nothing_else(tmp_path: Path, api_versio
 def test_leak_within_grace_is_a_candidate_not_a_finding(tmp_path: Path) -> None:
     result = _audit(s.write_planted(tmp_path, NOW))
     assert s.LEAK_WITHIN_GRACE not in {f.subject for f in result.findings}
-    assert result.summary["leaks"] == {"candidate": {"pod-gone": 1},
-                                       "confirmed": {"pod-gone": 1, "tunnel-node-gone": 1}}
+    assert result.summary["leaks"] == {
+        "candidate": {"pod-gone": 1},
+        "confirmed": {"pod-gone": 1, "tunnel-node-gone": 1},
+    }
     later = _audit(tmp_path, now=NOW + timedelta(minutes=11))  # 16 minutes old: past the 15 min grace
     assert s.LEAK_WITHIN_GRACE in {f.subject for f in later.findings}
     longer = _audit(tmp_path, AuditPolicy(leak_grace=parse_duration("3h")))
@@ -57,8 +59,10 @@ def test_ipv6_tunnel_of_an_existing_node_is_valid(tmp_path: Path) -> None:
 
 def test_threshold_levels_and_exemptions_come_from_the_policy(tmp_path: Path) -> None:
     s.write_planted(tmp_path, NOW)
-    config = parse_config("rules: {dual-stack-mismatch: 'off', handle-orphaned: error}\n"
-                          "audit: {pool-free-blocks-threshold: 50, leak-grace-period: 1h30m}\n")
+    config = parse_config(
+        "rules: {dual-stack-mismatch: 'off', handle-orphaned: error}\n"
+        "audit: {pool-free-blocks-threshold: 50, leak-grace-period: 1h30m}\n"
+    )
     policy = policy_from(config)
     assert policy.leak_grace == timedelta(hours=1, minutes=30)
     result = _audit(tmp_path, policy)
@@ -67,8 +71,10 @@ def test_threshold_levels_and_exemptions_come_from_the_policy(tmp_path: Path) ->
     assert ("handle-orphaned", "k8s-pod-network.orphan", "error") in rules
     assert not any(r == "dual-stack-mismatch" for r, _, _ in rules)
     nodes = s.planted(NOW)["nodes"]
-    nodes[0]["metadata"]["annotations"] = {"ippool-validator.io/ignore": "node-headroom",
-                                           "ippool-validator.io/ignore-reason": "draining"}
+    nodes[0]["metadata"]["annotations"] = {
+        "ippool-validator.io/ignore": "node-headroom",
+        "ippool-validator.io/ignore-reason": "draining",
+    }
     s.write(tmp_path / "nodes.json", nodes)
     result = _audit(tmp_path)
     assert [(f.rule, reason) for f, reason in result.ignored] == [("node-headroom", "draining")]
@@ -79,8 +85,12 @@ def test_rules_without_their_input_are_skipped_and_say_so(tmp_path: Path) -> Non
     (tmp_path / "pods.json").unlink()
     (tmp_path / "handles.json").unlink()
     result = _audit(tmp_path)
-    assert sorted(result.skipped_rules) == ["address-leaked", "dual-stack-mismatch", "handle-missing",
-                                            "handle-orphaned"]
+    assert sorted(result.skipped_rules) == [
+        "address-leaked",
+        "dual-stack-mismatch",
+        "handle-missing",
+        "handle-orphaned",
+    ]
     assert result.summary["handles"] is None
     (tmp_path / "nodes.json").unlink()
     result = _audit(tmp_path)
@@ -102,15 +112,28 @@ def test_invalid_block_is_an_error_with_each_problem(tmp_path: Path) -> None:
 def test_evicted_moved_and_renumbered_pods_leak_but_multus_and_unreported_do_not(tmp_path: Path) -> None:
     old = NOW - timedelta(hours=1)
     owners = {i: s.pod_owner("ns", f"p{i}", "n1", old) for i in range(1, 7)}
-    pods = [s.pod("ns", "p1", "n1", ["10.0.1.1"], phase="Failed"), s.pod("ns", "p2", "n2", ["10.0.1.2"]),
-            s.pod("ns", "p3", "n1", ["10.0.1.99"]), s.pod("ns", "p4", "n1", ["10.0.1.99"]),
-            s.pod("ns", "p5", "n1", []), s.pod("ns", "p6", "n1", ["10.0.1.6"])]
+    pods = [
+        s.pod("ns", "p1", "n1", ["10.0.1.1"], phase="Failed"),
+        s.pod("ns", "p2", "n2", ["10.0.1.2"]),
+        s.pod("ns", "p3", "n1", ["10.0.1.99"]),
+        s.pod("ns", "p4", "n1", ["10.0.1.99"]),
+        s.pod("ns", "p5", "n1", []),
+        s.pod("ns", "p6", "n1", ["10.0.1.6"]),
+    ]
     pods[0]["status"]["reason"] = "Evicted"
     pods[3]["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"] = (
-        '[{"name": "k8s-pod-network", "ips": ["10.0.1.4"]}]')
-    items = [s.ippool("p", "10.0.1.0/24", "all()", 26), s.node("n1", {}), s.node("n2", {}),
-             s.block("10.0.1.0/26", owners, "n1"), *pods]
-    s.write(tmp_path / "d.json", items)
+        '[{"name": "k8s-pod-network", "ips": ["10.0.1.4"]}]'
+    )
+    s.write(
+        tmp_path / "d.json",
+        [
+            s.ippool("p", "10.0.1.0/24", "all()", 26),
+            s.node("n1", {}),
+            s.node("n2", {}),
+            s.block("10.0.1.0/26", owners, "n1"),
+            *pods,
+        ],
+    )
     leaks = {f.subject for f in _audit(tmp_path).findings if f.rule == "address-leaked"}
     assert leaks == {"10.0.1.1", "10.0.1.2", "10.0.1.3"}
 
@@ -121,7 +144,8 @@ def test_a_handle_with_one_valid_address_is_not_released(tmp_path: Path) -> None
     result = _audit(s.write_planted(tmp_path, NOW))
     assert "fd00:10::1" not in {f.subject for f in result.findings}
     assert [f.resource.name for f in result.findings if f.rule == "dual-stack-mismatch" and f.resource] == [
-        "default/dual"]
+        "default/dual"
+    ]
 
 
 def test_every_audit_rule_has_a_calico_note_and_a_ruff_shaped_doc() -> None:

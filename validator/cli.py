@@ -204,6 +204,53 @@ def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, po
     overlay(live.cluster, cluster)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Read the live cluster through this kubeconfig instead of dumps (read-only, no lock).")
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context [default: current].")
+@click.option("--pod-status", is_flag=True,
+              help="With --kubeconfig, read whole pods instead of their metadata (for dual-stack-mismatch).")
+@click.option("--since", "since", multiple=True, type=click.Path(exists=True), metavar="OLD",
+              help="An older dump of the same cluster (file or folder, repeatable): forecast from the "
+                   "change.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format (json: utilisation, findings, summary and forecast).")
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+              help="Exit 1 when a finding of this severity (or worse) is found.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=f"Policy file [default: {CONFIG_NAME} in the current folder or a parent].")
+@click.option("--now", "now_text", default=None, metavar="TIME",
+              help="Judge as of this RFC 3339 time [default: the dump's newest file time, or now for a "
+                   "cluster].")
+@click.option("--show-ignored", is_flag=True, help="Also list the findings that ignore annotations skipped.")
+def audit(paths: tuple[str, ...], kubeconfig: str | None, kube_context: str | None, pod_status: bool,
+          since: tuple[str, ...], fmt: str, fail_on: str, config_file: str | None, now_text: str | None,
+          show_ignored: bool) -> None:
+    """Audit Calico IPAM: utilisation in blocks and addresses, leaks, headroom, forecast.
+
+    Reads `kubectl get ... -o json|yaml` dumps in PATHs (IPAMBlock, BlockAffinity, IPAMHandle,
+    IPAMConfig/IPAMConfiguration, IPPool, IPReservation, Node, Pod; files or folders), or a live cluster
+    with --kubeconfig. Exit status as lint's: 0 no error finding, 1 error findings (or warnings with
+    --fail-on warning), 2 usage error or unreadable cluster.
+    """
+    from .audit.front import run_audit
+
+    if bool(paths) == bool(kubeconfig):
+        _fail_usage("give dump PATHs or --kubeconfig (one of them)")
+    if (kube_context or pod_status) and not kubeconfig:
+        _fail_usage("--context and --pod-status need --kubeconfig")
+    outcome = run_audit(paths, kubeconfig, kube_context, pod_status, since, fmt, _policy(config_file),
+                        now_text, show_ignored)
+    if outcome.usage_error:
+        _fail_usage(outcome.usage_error)
+    if outcome.read_error:
+        _exit_with(outcome.read_error)
+    click.echo(outcome.text, nl=False)
+    failing = outcome.errors + (outcome.warnings if fail_on == "warning" else 0)
+    sys.exit(1 if failing else 0)
+
+
 @main.command("rules")
 @click.argument("rule_id", required=False, metavar="[ID]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

@@ -28,6 +28,8 @@ class Report:
     objects: int | None = field(default=None, kw_only=True)
     paths: tuple[str, ...] = field(default=(), kw_only=True)
     fail_if_no_objects: bool = field(default=False, kw_only=True)
+    # only this target's rules (lint, audit) in the SARIF rule list and the JUnit cases; None: every rule
+    target: str | None = field(default=None, kw_only=True)
 
     @property
     def errors(self) -> int:
@@ -57,7 +59,7 @@ class Report:
                 sorted(counts.items(), key=lambda item: (order.get(item[0][1], 2), -item[1], item[0][0]))]
 
     def rules_used(self) -> list[Rule]:
-        return list(REGISTRY.values())
+        return [r for r in REGISTRY.values() if self.target is None or r.target == self.target]
 
 
 FORMATS = ("text", "json", "sarif", "github", "junit")

@@ -115,6 +115,38 @@ def calico_api(api: Api) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+CALICO_V1 = ("crd.projectcalico.org", "v1")
+CALICO_V3 = ("projectcalico.org", "v3")
+
+
+def served_groups(api: Api) -> set[tuple[str, str]]:
+    return {(g.get("name"), v.get("version")) for g in api.get("/apis").get("groups") or []
+            for v in g.get("versions") or []}
+
+
+def calico_resource_paths(api: Api, wanted: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
+    """Where to read each Calico kind, as Calico itself decides (libcalico-go lib/backend/k8s/discovery.go
+    `UsingV3CRDs`): from `crd.projectcalico.org/v1` whenever that group is served, from
+    `projectcalico.org/v3` only when it is not; per resource, so a kind the chosen group lacks is absent.
+
+    `wanted` maps a kind to its plurals in (v1, v3) order, e.g. {"IPAMConfig": ("ipamconfigs",
+    "ipamconfigurations")}; the answer maps each kind found to (list path, apiVersion). The aggregated API
+    server (projectcalico.org/v3 beside the v1 CRDs) serves no IPAM blocks or handles, so reading v1
+    whenever it exists is also what makes blocks and handles readable there."""
+    groups = served_groups(api)
+    group = CALICO_V1 if CALICO_V1 in groups else CALICO_V3 if CALICO_V3 in groups else None
+    if group is None:
+        return {}
+    api_version = f"{group[0]}/{group[1]}"
+    plurals = {r.get("name") for r in api.get(f"/apis/{api_version}").get("resources") or []}
+    found: dict[str, tuple[str, str]] = {}
+    for kind, names in wanted.items():
+        plural = next((p for p in names if p in plurals), None)
+        if plural is not None:
+            found[kind] = (f"/apis/{api_version}/{plural}", api_version)
+    return found
+
+
 def name_of(obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, Mapping) else None

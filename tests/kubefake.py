@@ -7,6 +7,10 @@ for one. It speaks just enough of the API for clients that list and watch: `/api
 events with a `410 Gone` Status when asked for history it no longer keeps (see `compact`). A metadata-only
 request (`Accept: ...;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`) gets PartialObjectMetadata.
 
+Namespaced objects (Pods) are stored by namespace and name: `{resource path}` lists them across all
+namespaces, `/api/v1/namespaces/{ns}/pods/{name}` gets one (the IPAM audit's only namespaced reads), and
+`delete` takes "ns/name". The IPAM CRDs (blocks, affinities, handles) are resource types like any other.
+
 Tests drive it while clients are connected: `add`, `modify`, `delete` objects; `expire_watches` ends every
 open watch with an ERROR 410 (as the API server does when etcd compacted the client's resourceVersion);
 `drop_watches` closes every watch connection without a word (a proxy or the server going away);
@@ -59,6 +63,15 @@ V3_IPPOOLS = ResourceType("projectcalico.org", "v3", "ippools", "IPPool")
 V3_IPRESERVATIONS = ResourceType("projectcalico.org", "v3", "ipreservations", "IPReservation")
 V3_IPAMCONFIGURATIONS = ResourceType("projectcalico.org", "v3", "ipamconfigurations", "IPAMConfiguration")
 INSTALLATIONS = ResourceType("operator.tigera.io", "v1", "installations", "Installation")
+PODS = ResourceType("", "v1", "pods", "Pod")
+CRD_IPAMBLOCKS = ResourceType("crd.projectcalico.org", "v1", "ipamblocks", "IPAMBlock")
+CRD_BLOCKAFFINITIES = ResourceType("crd.projectcalico.org", "v1", "blockaffinities", "BlockAffinity")
+CRD_IPAMHANDLES = ResourceType("crd.projectcalico.org", "v1", "ipamhandles", "IPAMHandle")
+V3_IPAMBLOCKS = ResourceType("projectcalico.org", "v3", "ipamblocks", "IPAMBlock")
+V3_BLOCKAFFINITIES = ResourceType("projectcalico.org", "v3", "blockaffinities", "BlockAffinity")
+V3_IPAMHANDLES = ResourceType("projectcalico.org", "v3", "ipamhandles", "IPAMHandle")
+CALICO_IPAM_CRDS = (CRD_IPAMBLOCKS, CRD_BLOCKAFFINITIES, CRD_IPAMHANDLES)
+CALICO_IPAM_V3 = (V3_IPAMBLOCKS, V3_BLOCKAFFINITIES, V3_IPAMHANDLES)
 CALICO_CRDS = (CRD_IPPOOLS, CRD_IPRESERVATIONS, CRD_IPAMCONFIGS)
 CALICO_V3 = (V3_IPPOOLS, V3_IPRESERVATIONS, V3_IPAMCONFIGURATIONS)
 DEFAULT_RESOURCES = (NODES, *CALICO_CRDS, INSTALLATIONS)
@@ -134,7 +147,7 @@ class FakeKube:
             metadata = stored.setdefault("metadata", {})
             metadata["resourceVersion"] = str(self._version)
             metadata.setdefault("uid", f"uid-{metadata.get('name')}")
-            self._objects[resource.path][metadata["name"]] = stored
+            self._objects[resource.path][_key(metadata)] = stored
             self._record(_Event(self._version, event, resource, stored))
         return stored
 
@@ -217,6 +230,11 @@ class FakeKube:
         return 0
 
 
+def _key(metadata: Mapping[str, Any]) -> str:
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+
+
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
             "reason": reason, "code": code}
@@ -251,6 +269,12 @@ def _handler_for(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 if query.get("watch", [""])[0] in ("1", "true"):
                     return self._watch(resource, query, METADATA_ONLY in accept)
                 return self._list(resource, query, METADATA_ONLY in accept)
+            if path.startswith("/api/v1/namespaces/") and path.count("/") == 6:  # .../{ns}/pods/{name}
+                _, _, _, _, namespace, plural, name = path.split("/")
+                found = fake._objects.get(f"/api/v1/{plural}", {}).get(f"{namespace}/{name}")
+                if found is not None:
+                    return self._json(200, found)
+                return self._json(404, status_body(404, "NotFound", f'{plural} "{name}" not found'))
             listing = self._resource_list(path)
             if listing is not None:
                 return self._json(200, listing)

@@ -84,7 +84,7 @@ def _has(state: AuditState, need: str) -> bool:
     if need == "handles":
         return state.handles is not None
     if need == "pod-status":
-        return state.pods is not None and any(p.status_ips is not None for p in state.pods.values())
+        return state.pods is not None and state.pod_status
     raise ValueError(f"unknown audit input {need!r}")
 
 

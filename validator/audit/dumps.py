@@ -97,6 +97,7 @@ class _Collector:
         state.nodes_known = cluster.nodes_known
         state.problems.extend(cluster.problems)
         state.pods = self.pods if self.saw_pods else None
+        state.pod_status = any(p.status_ips is not None for p in self.pods.values())
         state.handles = (
             None if not self.handles and not lazy else _Handles(self.handles, lazy, state.problems)
         )

@@ -75,7 +75,7 @@ def _read(api: Api, context: str, pod_status: bool) -> AuditState:
     state.pools, state.reservations, state.nodes = cluster.pools, cluster.reservations, cluster.nodes
     state.ipam, state.nodes_known = cluster.ipam_settings, True
     _read_ipam(api, context, paths, state)
-    state.pods = _pods(api, context, state, pod_status)
+    state.pods, state.pod_status = _pods(api, context, state, pod_status), pod_status
     if "IPAMHandle" in paths:
         state.handles = _Handles(api, context, *paths["IPAMHandle"], state.problems)
     return state

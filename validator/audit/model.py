@@ -164,6 +164,7 @@ class AuditState:
     handles: Iterable[Handle] | None = None
     pods: dict[tuple[str, str], Pod] | None = None  # None: pods were not read, so leak checks cannot run
     nodes_known: bool = False
+    pod_status: bool = False  # pods were read whole (with status.podIPs), not as metadata only
     taken_at: datetime | None = None  # when the state was read (a dump's own time, if it says)
     problems: list[Finding] = field(default_factory=list)  # input errors, located (rule yaml-invalid)
     origin: str = ""  # "dump" or "cluster:<context>"

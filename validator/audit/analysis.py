@@ -132,13 +132,11 @@ class Analysis:
         """Orphaned handles (no address names them) and missing ones (addresses name an absent handle)."""
         if self.state.handles is None:
             return None
-        refs: dict[str, list[Block]] = {}
+        refs: dict[str, Block] = {}  # handle -> the first block naming it
         for block in self.state.blocks:
-            for allocation in block.allocations:
-                if allocation.handle:
-                    holders = refs.setdefault(allocation.handle, [])
-                    if not holders or holders[-1] is not block:
-                        holders.append(block)
+            for handle_id in {a.handle for a in block.allocations}:
+                refs.setdefault(handle_id, block)
+        refs.pop("", None)
         check = HandleCheck()
         seen: set[str] = set()
         for handle in self.state.iter_handles():
@@ -147,7 +145,11 @@ class Analysis:
                 seen.add(handle.handle_id)
             else:
                 check.orphaned.append(handle)
-        check.missing = {h: blocks for h, blocks in refs.items() if h not in seen}
+        missing = set(refs) - seen
+        if missing:
+            for block in self.state.blocks:
+                for handle_id in {a.handle for a in block.allocations} & missing:
+                    check.missing.setdefault(handle_id, []).append(block)
         return check
 
     @cached_property

@@ -69,7 +69,8 @@ def _leak_message(leak: Leak, grace: timedelta) -> str:
 def orphaned_handles(ctx: AuditContext) -> Iterator[Finding]:
     check = ctx.analysis.handles
     for handle in check.orphaned if check is not None else ():
-        blocks = ", ".join(f"{cidr} ({count})" for cidr, count in handle.blocks[:EXAMPLES]) or "none"
+        claimed = list(handle.blocks.items())[:EXAMPLES]
+        blocks = ", ".join(f"{cidr} ({count})" for cidr, count in claimed) or "none"
         yield ctx.finding(
             f"{handle.resource} (handle {handle.handle_id}) names no allocated address; it claims {blocks}",
             handle.resource,

@@ -70,28 +70,31 @@ def block(obj: Mapping[str, Any], source: Source) -> Block | None:
         unallocated=len(unallocated),
     )
     found.problems.extend(_problems(network.num_addresses, allocations, attributes, unallocated))
+    count = len(attributes)
     found.allocations = [
         _allocation(ordinal, attributes[index])
         for ordinal, index in enumerate(allocations)
-        if isinstance(index, int)
-        and not isinstance(index, bool)
-        and 0 <= index < len(attributes)
-        and isinstance(attributes[index], Mapping)
+        if type(index) is int and 0 <= index < count and type(attributes[index]) is dict
     ]
     return found
 
 
-def _allocation(ordinal: int, attribute: Mapping[str, Any]) -> Allocation:
-    secondary = _mapping(attribute.get("secondary"))
+def _allocation(ordinal: int, attribute: dict[str, Any]) -> Allocation:
+    """The hot loop of reading (555,000 calls at 5,000 nodes): exact type tests, no helper calls; JSON
+    and YAML decoders make plain dicts and strs."""
+    secondary = attribute.get("secondary")
+    get = secondary.get if type(secondary) is dict else {}.get
+    handle, namespace, pod = attribute.get("handle_id"), get("namespace"), get("pod")
+    node, kind, stamp, released = get("node"), get("type"), get("timestamp"), attribute.get("releasedAt")
     return Allocation(
         ordinal,
-        _text(attribute.get("handle_id")),
-        _intern(_text(secondary.get("namespace"))),
-        _text(secondary.get("pod")),
-        _intern(_text(secondary.get("node"))),
-        _intern(_text(secondary.get("type"))),
-        _text(secondary.get("timestamp")),
-        _text(attribute.get("releasedAt")),
+        handle if type(handle) is str else "",
+        _intern(namespace) if type(namespace) is str else "",
+        pod if type(pod) is str else "",
+        _intern(node) if type(node) is str else "",
+        _intern(kind) if type(kind) is str else "",
+        stamp if type(stamp) is str else "",
+        released if type(released) is str else "",
     )
 
 
@@ -147,20 +150,24 @@ def affinity(obj: Mapping[str, Any], source: Source) -> Affinity | None:
     )
 
 
-def handle(obj: Mapping[str, Any], source: Source) -> Handle | None:
-    spec = _mapping(obj.get("spec"))
+def handle(obj: Mapping[str, Any], file: str, line: int) -> Handle | None:
+    """A handle, cheaply: 555,000 of them are read at 5,000 nodes, and only orphans are ever shown."""
+    spec = obj.get("spec")
+    spec = spec if type(spec) is dict else {}
     if _deleted(spec):
         return None
-    blocks = tuple(
-        (str(k), v)
-        for k, v in _mapping(spec.get("block")).items()
-        if isinstance(v, int) and not isinstance(v, bool)
-    )
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if type(metadata) is dict else None
+    name = name if type(name) is str else ""
+    handle_id = spec.get("handleID")
+    blocks = spec.get("block")
     return Handle(
-        Resource(_text(obj.get("apiVersion")), "IPAMHandle", name_of(obj)),
-        source,
-        _text(spec.get("handleID")) or name_of(obj),
-        blocks,
+        _text(obj.get("apiVersion")),
+        name,
+        file,
+        line,
+        handle_id if type(handle_id) is str and handle_id else name,
+        blocks if type(blocks) is dict else {},
     )
 
 

@@ -86,7 +86,7 @@ class _Collector:
             if affinity is not None:
                 self.state.affinities.append(affinity)
         else:
-            handle = convert.handle(obj, source)
+            handle = convert.handle(obj, source.file, source.line)
             if handle is not None:
                 self.handles.append(handle)
 
@@ -223,7 +223,7 @@ class _Handles:
                             )
                             told = True
                         continue
-                    found = convert.handle(obj, Source(name, line))
+                    found = convert.handle(obj, name, line)
                     if found is not None:
                         yield found
         except JSONStreamError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from .core import audit
 from .model import AuditState, policy_from
@@ -32,7 +33,17 @@ def parse_now(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def run_audit(
+def run_audit(*args: Any) -> Outcome:
+    """Read, audit and render with the cyclic garbage collector paused: a 5,000-node state is a million
+    small objects with no cycles, and the collector would walk them again and again while they are made
+    (`sources.files.collector_paused`); reference counting still frees everything else at once."""
+    from ..sources.files import collector_paused
+
+    with collector_paused():
+        return _run_audit(*args)
+
+
+def _run_audit(
     paths: tuple[str, ...],
     kubeconfig: str | None,
     context: str | None,

@@ -12,11 +12,12 @@ Each object comes with the 1-based line it starts on, so findings point into the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 CHUNK = 1 << 20
-_WHITESPACE = " \t\n\r"
+_SKIP = re.compile(r"[ \t\n\r]*")
 
 
 class JSONStreamError(ValueError):
@@ -63,8 +64,7 @@ class _Reader:
     def peek(self) -> str:
         """The next character that is not whitespace ("" at the end), without consuming it."""
         while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _WHITESPACE:
-                self.pos += 1
+            self.pos = _SKIP.match(self.buf, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self._more(self.chunk):

@@ -142,7 +142,7 @@ class _Handles:
         try:
             for obj in _list(self.api, self.path):
                 found = convert.handle(
-                    _typed(obj, self.api_version, "IPAMHandle"), Source(_where(self.context, self.path, obj))
+                    _typed(obj, self.api_version, "IPAMHandle"), _where(self.context, self.path, obj), 1
                 )
                 if found is not None:
                     yield found

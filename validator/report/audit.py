@@ -200,11 +200,12 @@ def _forecast_lines(forecast: Forecast) -> list[str]:
         return [f"forecast: none ({forecast.note})"]
     lines = [f"forecast ({forecast.basis}, {forecast.window_days:g} days): {forecast.note}"]
     for trend in forecast.pools:
-        days = (
-            f"{trend.days_to_exhaustion:g} days to its last free block"
-            if trend.days_to_exhaustion is not None
-            else "no exhaustion in sight"
-        )
+        if trend.days_to_exhaustion is None:
+            days = "no growth seen"
+        elif trend.days_to_exhaustion == 0:
+            days = "no free block left"
+        else:
+            days = f"{trend.days_to_exhaustion:g} days to its last free block"
         lines.append(
             f"  {trend.name}: {trend.blocks_per_day:+g} blocks/day, {trend.addresses_per_day:+g} "
             f"addresses/day, {days}"

@@ -172,3 +172,18 @@ def test_forecast_from_one_dump_counts_recent_claims_and_says_it_is_biased(tmp_p
 def test_help_lists_the_command() -> None:
     result = CliRunner().invoke(main, ["audit", "--help"])
     assert result.exit_code == 0 and "--since OLD" in result.output and "--kubeconfig" in result.output
+
+
+def test_the_readme_shows_what_audit_prints_on_the_examples() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Auditing Calico IPAM", 1)[1].split("\n## ", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        code, out, _ = run("examples/", "--now", "2026-12-01T09:00:00Z")
+    finally:
+        os.chdir(cwd)
+    assert code == 0 and out == shown
+    assert "address-leaked" in out and "192.168.1.10 " not in out  # the one within grace is not reported

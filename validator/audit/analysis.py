@@ -3,7 +3,9 @@
 Leaks follow kube-controllers' `allocationIsValid` and `checkAllocations`
 (kube-controllers/pkg/controllers/node/ipam.go, master 87c15906 and v3.32.1):
 
-- Windows-reserved addresses are never leaks; allocations that are neither a pod's nor a tunnel's are
+- Windows-reserved addresses are never leaks, nor are KubeVirt VMs' persistent addresses (handle
+  `k8s-pod-network.vmi.<ns>.<vm>`, lib/ipam/vmipam): they outlive the virt-launcher pod by design, and
+  whether the VM still exists is not read here; allocations that are neither a pod's nor a tunnel's are
   assumed valid;
 - a tunnel address (IPIP, VXLAN, VXLAN v6, WireGuard, WireGuard v6) is valid while its node exists;
   `calicoctl ipam check` forgets the IPv6 ones, which this does not;
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
-from .model import WINDOWS_HANDLE, Allocation, AuditPolicy, AuditState, Block, Handle, Pod
+from .model import KUBEVIRT_HANDLE, WINDOWS_HANDLE, Allocation, AuditPolicy, AuditState, Block, Handle, Pod
 from .utilisation import Utilisation
 
 
@@ -106,7 +108,7 @@ class Analysis:
 
     def _invalid(self, block: Block, a: Allocation) -> str | None:
         """Why the allocation is invalid; None if valid; "" if it cannot be judged (no pods read)."""
-        if a.handle == WINDOWS_HANDLE or a.cooling:
+        if a.handle == WINDOWS_HANDLE or a.cooling or a.handle.startswith(KUBEVIRT_HANDLE):
             return None
         if a.is_tunnel:
             return None if a.node in self.node_names else "tunnel-node-gone"

@@ -30,6 +30,7 @@ TUNNEL_TYPES = frozenset(
     }
 )
 WINDOWS_HANDLE = "windows-reserved-ipam-handle"  # lib/ipam/ipam_block.go: never a leak
+KUBEVIRT_HANDLE = "k8s-pod-network.vmi."  # a VM's persistent address (lib/ipam/vmipam), kept across pods
 
 
 class Allocation:

@@ -26,7 +26,8 @@ def address_leaked(ctx: AuditContext) -> Iterable[Finding]:
     address (IPIP, VXLAN, VXLAN IPv6, WireGuard, WireGuard IPv6) is valid while its node exists. A pod's
     address is leaked when the pod does not exist, runs on another node, was evicted, or has reported
     IPs none of which (nor a Multus network's) is this address. Addresses without pod attributes
-    (LoadBalancer services, old allocations) and Windows-reserved addresses are valid. A leak is reported
+    (LoadBalancer services, old allocations), Windows-reserved addresses and KubeVirt VMs'
+    persistent addresses (handle `k8s-pod-network.vmi.*`) are valid. A leak is reported
     once confirmed: at once when its node is gone, else when the allocation is older than the grace
     period (`audit.leak-grace-period`, default 15 minutes). Addresses whose handle still has a valid
     address are kept, as Calico's GC releases a handle all or none. Needs nodes and pods in the input.

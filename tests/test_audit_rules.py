@@ -109,7 +109,7 @@ def test_invalid_block_is_an_error_with_each_problem(tmp_path: Path) -> None:
     assert "both allocated" in invalid[0].message and "future" in invalid[0].message
 
 
-def test_evicted_moved_and_renumbered_pods_leak_but_multus_vms_windows_and_unreported_do_not(tmp_path: Path) -> None:
+def test_evicted_moved_renumbered_leak_but_multus_vms_windows_unreported_do_not(tmp_path: Path) -> None:
     old = NOW - timedelta(hours=1)
     owners = {i: s.pod_owner("ns", f"p{i}", "n1", old) for i in range(1, 7)}
     owners[7] = s.pod_owner("ns", "virt-launcher-vm1-abcde", "n1", old, handle="k8s-pod-network.vmi.ns.vm1")

@@ -159,6 +159,20 @@ def test_utilisation_counts_blocks_and_addresses_per_pool_and_node(tmp_path: Pat
     )
     assert nodes["n2"].borrowed == 1 and nodes["n1"].pod_headroom == 110 - 4
     assert nodes["n-gone"].node is None and not usage.no_pool
+    pairs = {(n.name, h.pool): h for n in usage.nodes for h in n.pool_headroom()}
+    assert (
+        pairs["n0", "rack-0-ippool"].blocks,
+        pairs["n0", "rack-0-ippool"].block_headroom,
+        pairs["n0", "rack-0-ippool"].pod_headroom,
+    ) == (2, 0, 0)
+    n2 = pairs["n2", "rack-1-ippool"]
+    assert (n2.selects, n2.blocks, n2.block_headroom, n2.pod_headroom) == (True, 1, 1, 109)  # 63 free + 64
+    assert ("n2", "rack-0-ippool") not in pairs  # it borrowed an address there, but holds no block of it
+    assert (
+        not pairs["n-gone", "rack-1-ipv6-ippool"].selects
+        and pairs["n-gone", "rack-1-ipv6-ippool"].blocks == 1
+    )
+    assert len(pairs) == 6  # n0: rack-0; n1: rack-1 and IPv6; n2: rack-1 and IPv6; n-gone: IPv6
 
 
 def test_reservations_blocks_in_no_pool_and_larger_blocks(tmp_path: Path) -> None:

@@ -62,6 +62,17 @@ class FamilyUsage:
         return self.free_in_blocks + max(0, max_blocks - self.blocks) * self.block_addresses
 
 
+@dataclass(frozen=True)
+class PoolHeadroom:
+    """One (pool, node) pair that matters: the pool selects the node, or the node holds a block of it."""
+
+    pool: str
+    selects: bool
+    blocks: int  # the node's blocks in this pool
+    block_headroom: int  # blocks it may still claim from it: room under its limit, and the pool's free ones
+    pod_headroom: int  # pods it can still start with an address from it, capped by its max pods
+
+
 @dataclass
 class NodeUsage:
     name: str
@@ -71,6 +82,35 @@ class NodeUsage:
     families: dict[int, FamilyUsage] = field(default_factory=dict)
     addresses_in_use: int = 0
     borrowed: int = 0
+    selected: list[PoolUsage] = field(default_factory=list)  # workload pools that select it
+    held: dict[int, tuple[PoolUsage, int, int]] = field(
+        default_factory=dict
+    )  # id(pool usage) -> blocks, free
+
+    def pool_headroom(self) -> list[PoolHeadroom]:
+        """Per pool that selects it or of which it holds a block, in pool name order (what an exporter
+        publishes per (pool, node) pair, instead of a series for every node under every pool)."""
+        pairs = {id(u): u for u in self.selected} | {key: entry[0] for key, entry in self.held.items()}
+        selected = {id(u) for u in self.selected}
+        found = []
+        for key, usage in sorted(pairs.items(), key=lambda item: item[1].pool.name):
+            family = self.families.get(usage.pool.version or 4)
+            held_blocks, pods = (family.blocks, family.pods) if family else (0, 0)
+            _, blocks, free = self.held.get(key, (usage, 0, 0))
+            claimable = (
+                min(max(0, self.max_blocks - held_blocks), usage.blocks_free) if key in selected else 0
+            )
+            addresses = free + claimable * usage.pool.block_addresses
+            found.append(
+                PoolHeadroom(
+                    usage.pool.name,
+                    key in selected,
+                    blocks,
+                    claimable,
+                    min(max(0, self.max_pods - pods), addresses),
+                )
+            )
+        return found
 
     @property
     def blocks(self) -> int:
@@ -153,7 +193,7 @@ def utilisation(state: AuditState, policy: AuditPolicy) -> Utilisation:
     for usage in usages.values():
         _count_pool(usage, state.reservations)
     limit = max_blocks_per_host(state)
-    nodes = _nodes(state, policy, usages, limit)
+    nodes = _nodes(state, policy, usages, pool_of, limit)
     ordered = sorted(usages.values(), key=lambda u: u.pool.name)
     return Utilisation(ordered, nodes, orphans, pool_of, limit)
 
@@ -226,12 +266,17 @@ def selecting_pools(nodes: list[Node], pools: list[Pool]) -> dict[str, list[Pool
 
 
 def _nodes(
-    state: AuditState, policy: AuditPolicy, pool_usage: dict[int, PoolUsage], limit: int
+    state: AuditState,
+    policy: AuditPolicy,
+    pool_usage: dict[int, PoolUsage],
+    pool_of: dict[int, PoolUsage],
+    limit: int,
 ) -> list[NodeUsage]:
     selected = selecting_pools(state.nodes, state.pools)
     usages: dict[str, NodeUsage] = {}
     for node in state.nodes:
         usage = usages[node.name] = NodeUsage(node.name, node, limit, node.max_pods or policy.max_pods)
+        usage.selected = [pool_usage[id(p)] for p in selected[node.name]]
         for family in (4, 6):
             family_pools = [p for p in selected[node.name] if p.version == family]
             if family_pools:
@@ -248,9 +293,14 @@ def _nodes(
     for block in state.blocks:
         version = block.network.version
         if block.host:
-            held = node_usage(block.host).families.setdefault(version, FamilyUsage(version))
+            owner = node_usage(block.host)
+            held = owner.families.setdefault(version, FamilyUsage(version))
             held.blocks += 1
             held.free_in_blocks += block.unallocated
+            in_pool = pool_of.get(id(block))
+            if in_pool is not None:
+                _, blocks, free = owner.held.get(id(in_pool), (in_pool, 0, 0))
+                owner.held[id(in_pool)] = (in_pool, blocks + 1, free + block.unallocated)
         for allocation in block.allocations:
             if not allocation.node:
                 continue

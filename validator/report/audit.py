@@ -65,6 +65,16 @@ def node_entry(usage: NodeUsage) -> dict[str, Any]:
             }
             for _, f in sorted(usage.families.items())
         ],
+        "pools": [
+            {
+                "name": h.pool,
+                "selects": h.selects,
+                "blocks": h.blocks,
+                "blockHeadroom": h.block_headroom,
+                "podHeadroom": h.pod_headroom,
+            }
+            for h in usage.pool_headroom()
+        ],
     }
 
 

@@ -164,3 +164,20 @@ def test_lint_never_runs_audit_rules(tmp_path: Path) -> None:
     from validator.engine import enabled_rules
 
     assert not {r.id for r in enabled_rules(Config())} & set(AUDIT_RULES)
+
+
+def test_a_deleted_nodes_tunnel_is_kept_while_a_valid_address_names_the_node(tmp_path: Path) -> None:
+    """kube-controllers releases a deleted node's tunnel addresses only once none of its pods' addresses is
+    valid (checkAllocations' canDelete): a pod stuck on the deleted node keeps the tunnel."""
+    old = NOW - timedelta(hours=2)
+    owners = {
+        0: s.tunnel_owner("vxlanTunnelAddress", "n-gone", old),
+        1: s.pod_owner("ns", "stuck", "n-gone", old),
+    }
+    items = [s.node("n1", {}), s.block("10.0.1.0/26", owners), s.pod("ns", "stuck", "n-gone", ["10.0.1.1"])]
+    s.write(tmp_path / "d.json", items)
+    assert not [f for f in _audit(tmp_path).findings if f.rule == "address-leaked"]
+    items[2] = s.pod("ns", "other", "n1", ["10.0.9.9"])  # the stuck pod is gone: both addresses leak
+    s.write(tmp_path / "d.json", items)
+    leaks = {f.subject for f in _audit(tmp_path).findings if f.rule == "address-leaked"}
+    assert leaks == {"10.0.1.0", "10.0.1.1"}

@@ -7,7 +7,8 @@ Leaks follow kube-controllers' `allocationIsValid` and `checkAllocations`
   `k8s-pod-network.vmi.<ns>.<vm>`, lib/ipam/vmipam): they outlive the virt-launcher pod by design, and
   whether the VM still exists is not read here; allocations that are neither a pod's nor a tunnel's are
   assumed valid;
-- a tunnel address (IPIP, VXLAN, VXLAN v6, WireGuard, WireGuard v6) is valid while its node exists;
+- a tunnel address (IPIP, VXLAN, VXLAN v6, WireGuard, WireGuard v6) is valid while its node exists, and
+  once it is gone, until no valid address names the node any more (checkAllocations' `canDelete`);
   `calicoctl ipam check` forgets the IPv6 ones, which this does not;
 - a pod address is valid unless the pod does not exist, runs on another node, was evicted, or has reported
   its IPs and none of them (nor a Multus network's) is this address; a pod with no IP reported is valid;
@@ -90,14 +91,18 @@ class Analysis:
             return []
         invalid: list[tuple[Block, Allocation, str]] = []
         valid_handles: set[str] = set()
+        still_used: set[str] = set()  # deleted nodes that some valid address still names
         for block in self.state.blocks:
             for allocation in block.allocations:
                 why = self._invalid(block, allocation)
                 if why is None:
                     valid_handles.add(allocation.handle)
+                    if not allocation.is_tunnel and allocation.node not in self.node_names:
+                        still_used.add(allocation.node)
                 elif why:
                     invalid.append((block, allocation, why))
-        return [self._leak(b, a, why) for b, a, why in invalid if a.handle not in valid_handles]
+        return [self._leak(b, a, why) for b, a, why in invalid if a.handle not in valid_handles
+                and not (why == "tunnel-node-gone" and a.node in still_used)]
 
     def _leak(self, block: Block, allocation: Allocation, why: str) -> Leak:
         stamp = parse_time(allocation.timestamp)

@@ -42,6 +42,14 @@ def test_every_planted_fact_is_found_and_nothing_else(tmp_path: Path, api_versio
 def test_leak_within_grace_is_a_candidate_not_a_finding(tmp_path: Path) -> None:
     result = _audit(s.write_planted(tmp_path, NOW))
     assert s.LEAK_WITHIN_GRACE not in {f.subject for f in result.findings}
+    assert result.summary["problemsByClass"] == {
+        "leaked_address": 2,
+        "suspect_address": 1,
+        "orphaned_handle": 1,
+        "missing_handle": 1,
+        "stale_affinity": 1,
+        "invalid_block": 0,
+    }
     assert result.summary["leaks"] == {
         "candidate": {"pod-gone": 1},
         "confirmed": {"pod-gone": 1, "tunnel-node-gone": 1},

@@ -127,4 +127,12 @@ def _summary(
             "inDeficit": sum(1 for n in nodes if n.short_families()),
         },
         "findingsByRule": dict(sorted(by_rule.items())),
+        "problemsByClass": {  # the exporter's `class` label values (docs/metrics.md)
+            "leaked_address": sum(analysis.leak_counts["confirmed"].values()),
+            "suspect_address": sum(analysis.leak_counts["candidate"].values()),
+            "orphaned_handle": len(handles.orphaned) if handles is not None else 0,
+            "missing_handle": len(handles.missing) if handles is not None else 0,
+            "stale_affinity": by_rule.get("affinity-stale", 0),
+            "invalid_block": sum(1 for b in state.blocks if b.problems),
+        },
     }

@@ -81,7 +81,7 @@ def billion_laughs(levels: int = 10) -> str:
 
 
 def test_alias_bomb_is_refused(folder: Path) -> None:
-    write(folder / "bomb.yaml", "# laughs\n" + billion_laughs())
+    write(folder / "bomb.yaml", "# laughs\nkind: Node\napiVersion: v1\n" + billion_laughs())
     linted = lint_paths(folder)
     assert input_problems(linted) == [(
         "bomb.yaml", 2,
@@ -89,10 +89,17 @@ def test_alias_bomb_is_refused(folder: Path) -> None:
     assert witness_linted(linted)
 
 
+def test_alias_bomb_in_a_document_of_another_kind_is_never_built(folder: Path) -> None:
+    """Only documents of kinds we read are built, so a bomb elsewhere costs its parse and nothing more."""
+    write(folder / "bomb.yaml", "kind: ConfigMap\napiVersion: v1\n" + billion_laughs(12))
+    linted = lint_paths(folder)
+    assert input_problems(linted) == [] and witness_linted(linted)
+
+
 def test_alias_bomb_hidden_behind_shared_wrappers_is_refused(folder: Path) -> None:
     """Each level is referenced from a wrapper that is reached after the level itself; the count once
     missed those references and let a 10^11-node document through (str() of its labels then hung)."""
-    lines = ["- &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines = ["kind: List", "apiVersion: v1", "items:", "- &l0 [x, x, x, x, x, x, x, x, x]"]
     for k in range(1, 12):
         lines.append(f"- &l{k} [[{', '.join([f'*l{k - 1}'] * 9)}], [*l{k - 1}]]")
     lines.append("- {apiVersion: v1, kind: Node, metadata: {name: n, labels: {a: *l11}}}")

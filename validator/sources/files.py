@@ -2,8 +2,8 @@
 
 Every way a file can be unusable (unreadable, binary, not UTF-8, too large, broken YAML, an alias bomb, a
 folder that links back into itself) becomes a located `yaml-invalid` finding, and the other files are still
-read. Documents are composed and constructed one at a time by PyYAML's C parser so that each object keeps
-the line it starts on.
+read. Documents are composed one at a time by libyaml (through PyYAML) so that each object keeps the line
+it starts on; only those of a kind we read are built, by construct.Builder (unknown tags are data).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from ..model import Cluster, Finding, Source
-from .manifests import objects_from_document
+from .construct import Builder, MemoResolver, ReadProblem
+from .manifests import may_hold_objects, objects_from_document
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -37,6 +38,25 @@ _DEEP_LINE_ANY_BREAK = re.compile("[\n\r\x85\u2028\u2029]" + _DEEP_RUN)  # every
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)  # None: PyYAML without libyaml
+
+
+if _Parser is not None:
+    class _Reader(_Parser, MemoResolver):  # type: ignore[misc]
+        """libyaml's parser and composer with the memoised resolver; documents are built by Builder."""
+
+        def __init__(self, stream: str) -> None:
+            _Parser.__init__(self, stream)
+            MemoResolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    class _Reader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
+                  yaml.composer.Composer, MemoResolver):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            MemoResolver.__init__(self)
 
 
 class PathError(Exception):
@@ -169,42 +189,61 @@ def decode(label: str, data: bytes) -> tuple[str | None, Finding | None]:
                                    f"not valid UTF-8 (byte 0x{data[err.start]:02x}); YAML must be UTF-8")
 
 
-def parse_documents(label: str, text: str) -> tuple[list[Document], Finding | None]:
-    """All documents of a YAML stream; on a syntax error, those before it and a located problem."""
+def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding]]:
+    """The documents of a YAML stream that may hold our objects, and the located problems found.
+
+    A document whose `kind` is none that we read is composed but never built (most of a repository).
+    A syntax error ends the stream (the documents before it are kept); a problem inside one document
+    (an unreadable integer, an alias bomb) drops that document only; duplicate keys are reported and the
+    document is still read, last key winning, so its other problems are found too.
+    """
     documents: list[Document] = []
     deep = _nesting_problem(label, text)
     if deep is not None:
-        return documents, deep
-    loader = _Loader(text)
+        return documents, [deep]
+    problems: list[Finding] = []
+    loader = _Reader(text)
     may_alias = "&" in text and "*" in text
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is None:
+            if node is None or not may_hold_objects(node):
                 continue
+            line = node.start_mark.line + 1
             if may_alias and _expanded_size(node) > MAX_EXPANDED_NODES:
-                return documents, input_problem(
-                    label, node.start_mark.line + 1,
-                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?); "
-                    "not linted")
-            documents.append(Document(loader.construct_document(node), node.start_mark.line + 1, node))
+                problems.append(input_problem(
+                    label, line, f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias "
+                                 "bomb?); not linted"))
+                continue
+            builder = Builder(may_alias)
+            try:
+                data = builder.build(node)
+            except ReadProblem as err:
+                problems.append(input_problem(label, err.line, err.message))
+                continue
+            problems.extend(input_problem(label, at, message) for at, message in builder.duplicates)
+            documents.append(Document(data, line, node))
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        if err.context_mark is not None and "end of stream" in (err.problem or ""):
-            mark = err.context_mark  # an unclosed quote or bracket: where it opens, not the file's end
-        line = mark.line + 1 if mark is not None else 1
-        context = err.context or ""
-        if context and err.context_mark is not None and err.context_mark.line + 1 != line:
-            context += f" (line {err.context_mark.line + 1})"
-        what = ": ".join(p for p in (context, err.problem) if p)
-        return documents, input_problem(label, line, f"YAML syntax error: {what}")
+        problems.append(_syntax_problem(label, err))
     except yaml.YAMLError as err:
-        return documents, input_problem(label, 1, f"YAML error: {err}")
+        problems.append(input_problem(label, 1, f"YAML error: {err}"))
     except (RecursionError, MemoryError):
-        return documents, input_problem(label, 1, "YAML nests too deeply to read; not linted")
+        problems.append(input_problem(label, 1, "YAML nests too deeply to read; not linted"))
     finally:
         loader.dispose()
-    return documents, None
+    return documents, problems
+
+
+def _syntax_problem(label: str, err: yaml.MarkedYAMLError) -> Finding:
+    mark = err.problem_mark or err.context_mark
+    if err.context_mark is not None and "end of stream" in (err.problem or ""):
+        mark = err.context_mark  # an unclosed quote or bracket: where it opens, not the file's end
+    line = mark.line + 1 if mark is not None else 1
+    context = err.context or ""
+    if context and err.context_mark is not None and err.context_mark.line + 1 != line:
+        context += f" (line {err.context_mark.line + 1})"
+    what = ": ".join(p for p in (context, err.problem) if p)
+    return input_problem(label, line, f"YAML syntax error: {what}")
 
 
 def _nesting_problem(label: str, text: str) -> Finding | None:
@@ -230,8 +269,13 @@ def _nesting_problem(label: str, text: str) -> Finding | None:
                                                       "not linted")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.MarkedYAMLError as err:
+        if "nesting" in (err.problem or "") and err.problem_mark is not None:  # libyaml's own depth limit
+            return input_problem(label, err.problem_mark.line + 1,
+                                 f"YAML nests more than {MAX_NESTING} levels deep; not linted")
         return None  # the parse proper reports it, at the same point, no deeper than this
+    except yaml.YAMLError:
+        return None
     return None
 
 
@@ -279,15 +323,14 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def load_text(label: str, text: str, into: Cluster) -> None:
-    documents, problem = parse_documents(label, text)
+    documents, problems = parse_documents(label, text)
     for document in documents:
         try:
             objects_from_document(label, document.data, document.node, into)
         except RecursionError:
             into.problems.append(input_problem(label, document.line, "an object nests too deeply to read; "
                                                                     "not linted"))
-    if problem is not None:
-        into.problems.append(problem)
+    into.problems.extend(problems)
 
 
 def load_paths(paths: Iterable[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cluster:

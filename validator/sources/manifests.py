@@ -42,6 +42,21 @@ ENCAPSULATION_MODES: dict[str, tuple[str, str]] = {
 }
 LIST_KINDS = {"List", "IPPoolList", "NodeList", "IPReservationList", "IPAMConfigurationList",
               "IPAMConfigList"}
+READ_KINDS = frozenset({"IPPool", "IPReservation", "IPAMConfiguration", "IPAMConfig", "Installation", "Node",
+                        *LIST_KINDS})
+
+
+def may_hold_objects(node: yaml.Node) -> bool:
+    """Whether a composed document is of a kind we read, judged from its `kind` key before it is built:
+    documents of other kinds (and any that is not a mapping) are never built, so they cost only their parse
+    and nothing in them (an unknown tag, a huge integer) can matter."""
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    kind = None
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "kind" and isinstance(value, yaml.ScalarNode):
+            kind = value.value
+    return kind in READ_KINDS
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

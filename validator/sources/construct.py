@@ -1,0 +1,243 @@
+"""Turning composed YAML into plain data, as the Kubernetes API server reads a manifest.
+
+PyYAML's SafeConstructor refuses any tag it does not know (`!Ref`, `!GetAtt`, `!!python/name:`), so a
+CloudFormation template or a `mkdocs.yml` failed to read although it is valid YAML that is simply not ours.
+Here a tag only matters for the YAML 1.1 scalar types; any other tag is data of its node's shape (a string,
+a list or a mapping), and the document's `kind` decides whether we care. Timestamps and `!!binary` stay
+strings, as `sigs.k8s.io/yaml` (YAML to JSON) leaves them.
+
+What the API server would refuse is reported at its line instead of raising: a repeated mapping key
+(kubectl's strict field validation rejects it; PyYAML keeps the last one silently), an explicit `!!int`,
+`!!bool` or `!!float` whose text is not one, and an integer beyond what Python can print (more than
+`sys.get_int_max_str_digits()` decimal digits, in any of YAML 1.1's forms: decimal, `0b`, `0x`, `0`
+octal, and base-60 `1:30:00`), which once escaped as a ValueError traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from typing import Any
+
+import yaml
+
+STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+MERGE = "tag:yaml.org,2002:merge"
+_BOOLS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
+_NULLS = {"", "~", "null"}
+_INT_TEXT = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*"
+                       r"|[1-9][0-9_]*(?::[0-5]?[0-9])+)")
+_FLOAT_TEXT = re.compile(r"[-+]?(?:(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
+                         r"|[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+                         r"|[0-9][0-9_]*)")
+_BITS_PER_DIGIT = {2: 1.0, 8: 3.0, 16: 4.0, 60: math.log2(60)}
+
+
+def max_int_digits() -> int:
+    """Python's limit on decimal digits for int <-> str (3.11+: 4,300 by default); a generous 4,300 where
+    no limit exists, so that behaviour does not depend on the interpreter."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return limit if limit > 0 else 4300
+
+
+class ReadProblem(Exception):
+    """Something in a document that cannot be read as the API server would read it, with its 1-based line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def yaml_int(text: str, line: int) -> int:
+    """A YAML 1.1 integer, refusing one too long to be printed (decimal digits beyond max_int_digits())."""
+    value = text.replace("_", "")
+    if not _INT_TEXT.fullmatch(text) or not value.strip("+-"):
+        raise ReadProblem(line, f"{_short(text)!r} is not an integer")
+    sign = -1 if value[0] == "-" else 1
+    if value[0] in "+-":
+        value = value[1:]
+    limit = max_int_digits()
+    base, digits = _base_and_digits(value)
+    if base != 60:
+        digits = digits.lstrip("0") or "0"
+    # Refuse from the length alone, before any arithmetic: a megabyte of base-60 parts is slow to sum.
+    if (len(digits) > limit if base == 10 else
+            len(digits) * _BITS_PER_DIGIT[base] > limit * math.log2(10) + 64):
+        raise ReadProblem(line, f"integer of about {_decimal_digits(digits, base):,} digits: more than "
+                                f"the {limit:,} that can be read; not linted")
+    try:
+        number = _sum_base60(digits) if base == 60 else int(digits, base) if digits else 0
+    except ValueError:
+        raise ReadProblem(line, f"{_short(text)!r} is not an integer") from None
+    if base != 10 and number.bit_length() * math.log10(2) >= limit:
+        raise ReadProblem(line, f"integer of more than {limit:,} digits: more than can be read; not linted")
+    return sign * number
+
+
+def _sum_base60(digits: str) -> int:
+    number = 0
+    for part in digits.split(":"):
+        number = number * 60 + int(part)
+    return number
+
+
+def _base_and_digits(value: str) -> tuple[int, str]:
+    if value.startswith("0b"):
+        return 2, value[2:]
+    if value.startswith("0x"):
+        return 16, value[2:]
+    if ":" in value:
+        return 60, value
+    if value.startswith("0o"):
+        return 8, value[2:]
+    if len(value) > 1 and value.startswith("0"):
+        return 8, value[1:]
+    return 10, value
+
+
+def _decimal_digits(digits: str, base: int) -> int:
+    if base == 60:
+        return int(len(digits.split(":")) * math.log10(60)) + 1
+    return int(len(digits) * math.log10(base)) + 1
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def yaml_float(text: str, line: int) -> float:
+    value = text.replace("_", "").lower()
+    if not _FLOAT_TEXT.fullmatch(text):
+        raise ReadProblem(line, f"{_short(text)!r} is not a number")
+    sign = -1.0 if value.startswith("-") else 1.0
+    value = value.lstrip("+-")
+    if value == ".inf":
+        return sign * math.inf
+    if value == ".nan":
+        return math.nan
+    if ":" in value:
+        number = 0.0
+        for part in value.split(":"):
+            number = number * 60 + float(part)
+        return sign * number
+    return sign * float(value)
+
+
+def scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar of a known YAML 1.1 type as its Python value; any other tag gives its text."""
+    tag, text = node.tag, node.value
+    if tag == STR:
+        return text
+    if tag == INT:
+        if text.isascii() and text.isdigit() and len(text) < 19 and (text[0] != "0" or text == "0"):
+            return int(text)
+        return yaml_int(text, node.start_mark.line + 1)
+    if tag == BOOL:
+        try:
+            return _BOOLS[text.lower()]
+        except KeyError:
+            raise ReadProblem(node.start_mark.line + 1, f"{_short(text)!r} is not a boolean") from None
+    if tag == NULL:
+        if text.lower() not in _NULLS:
+            raise ReadProblem(node.start_mark.line + 1, f"{_short(text)!r} is not null")
+        return None
+    if tag == FLOAT:
+        return yaml_float(text, node.start_mark.line + 1)
+    return text
+
+
+class Builder:
+    """Builds one document: mappings become dicts, sequences lists, scalars by `scalar`.
+
+    Nesting was bounded before composing (files.MAX_NESTING), so plain recursion is safe and faster than an
+    explicit stack. With `aliases`, each collection is memoised by node as soon as it exists, so a node
+    reached through several aliases is built once and a recursive alias yields a container holding itself,
+    as PyYAML does. Duplicate keys are collected (line, message), not raised: the rest is still linted.
+    """
+
+    def __init__(self, aliases: bool) -> None:
+        self.memo: dict[int, Any] | None = {} if aliases else None
+        self.duplicates: list[tuple[int, str]] = []
+
+    def build(self, node: yaml.Node) -> Any:
+        kind = node.__class__
+        if kind is yaml.ScalarNode:
+            return node.value if node.tag == STR else scalar(node)  # type: ignore[arg-type]
+        memo = self.memo
+        if memo is not None and id(node) in memo:
+            return memo[id(node)]
+        if kind is yaml.SequenceNode:
+            items: list[Any] = []
+            if memo is not None:
+                memo[id(node)] = items
+            build = self.build
+            items.extend([build(child) for child in node.value])
+            return items
+        return self._mapping(node)  # type: ignore[arg-type]
+
+    def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        if self.memo is not None:
+            self.memo[id(node)] = result
+        merges: list[yaml.Node] = []
+        lines: dict[Any, int] = {}
+        build = self.build
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE:
+                merges.append(value_node)
+                continue
+            key = build(key_node)
+            try:
+                seen = key in result
+            except TypeError:
+                raise ReadProblem(key_node.start_mark.line + 1, "unhashable key: a mapping key that is "
+                                                                "itself a mapping or a list") from None
+            line = key_node.start_mark.line + 1
+            if seen:
+                self.duplicates.append((line, f"duplicate key {_short(str(key))!r} (first at line "
+                                              f"{lines[key]}); the API server's strict field validation "
+                                              "rejects it"))
+            else:
+                lines[key] = line
+            result[key] = build(value_node)
+        for merged in merges:
+            self._merge(result, merged)
+        return result
+
+    def _merge(self, into: dict[Any, Any], node: yaml.Node) -> None:
+        """`<<: *base` (or a list of them): keys written here win, then earlier merges over later ones."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for source in sources:
+            value = self.build(source)
+            if not isinstance(value, dict):
+                raise ReadProblem(source.start_mark.line + 1, "a merge key (<<) takes a mapping or a list of "
+                                                              "mappings")
+            for key, item in value.items():
+                into.setdefault(key, item)
+
+
+class MemoResolver(yaml.resolver.Resolver):
+    """The implicit tag of a plain scalar, memoised per stream: manifests repeat the same keys and values
+    (`apiVersion`, `kind`, label names) thousands of times, and each uncached resolve runs regexes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                self._plain_tags[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+__all__ = ["Builder", "MemoResolver", "ReadProblem", "max_int_digits", "scalar", "yaml_int"]

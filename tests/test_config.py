@@ -167,6 +167,15 @@ MALFORMED = {
     "yaml syntax": ("rules:\n  pool-overlap: [off\n", 3, "YAML syntax error"),
     "not a mapping": ("- rules\n", 1, "a policy file is a mapping of keys (rules, max-pods, "),
     "empty label key": ("topology-labels: ['']\n", 1, "topology-labels[0]: '' does not match"),
+    "recursive alias": ("rules: {}\ntopology-labels: &t [a, *t]\n", 2, "(a recursive alias)"),
+    "recursive mapping": ("\nrules: &r {pool-overlap: *r}\n", 2, "(a recursive alias)"),
+    "alias bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)),
+        1, "aliases expand to more than 100,000 values (an alias bomb?)"),
+    **{f"long integer ({form})": (f"\nmax-pods: {text}\n", 2, "integer of ") for form, text in {
+        "decimal": "9" * 5000, "hex": "0x" + "f" * 5000, "octal": "0" + "7" * 10_000,
+        "binary": "0b" + "1" * 20_000, "sexagesimal": "1" + ":59" * 10_000}.items()},
+    "not an integer": ("max-pods: !!int lots\n", 1, "'lots' is not an integer"),
 }
 
 
@@ -190,6 +199,19 @@ def test_every_problem_is_reported_at_once(repo: Path) -> None:
 def test_explicit_config_that_does_not_exist_exits_2(repo: Path) -> None:
     code, _, err = lint("--config", "missing.yaml")
     assert code == 2 and "missing.yaml: no such policy file" in err
+
+
+@pytest.mark.parametrize("command", [["lint"], ["lint", "--config", CONFIG_NAME],
+                                     ["serve", "--tls-cert", "c", "--tls-key", "k", "--config", CONFIG_NAME]])
+@pytest.mark.parametrize("case", ["recursive alias", "alias bomb", "long integer (hex)"])
+def test_hostile_policy_exits_2_quickly_in_a_real_process(repo: Path, command: list[str], case: str) -> None:
+    """These once hung lint at full CPU (aliases) or ended in a ValueError traceback (integers)."""
+    text, line, message = MALFORMED[case]
+    write_policy(repo, text)
+    proc = subprocess.run([sys.executable, "-m", "validator.cli", *command], capture_output=True, text=True,
+                          cwd=repo, timeout=30)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{CONFIG_NAME}:{line}: " in proc.stderr and message in proc.stderr
 
 
 def test_malformed_policy_in_a_real_process_prints_no_traceback(repo: Path) -> None:

@@ -27,6 +27,7 @@ DEFAULT_MAX_PODS = 110  # the kubelet's default maxPods
 CONFIG_NAME = ".ippool-validator.yaml"
 SCHEMA_NAME = "config"
 MAX_REPORTED = 20
+MAX_POLICY_NODES = 100_000  # a policy is a few hundred values; aliases may not expand it past this
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,10 @@ def load_config(path: str | Path) -> Config:
 
 
 def parse_config(text: str, label: str = CONFIG_NAME) -> Config:
-    node, data = _compose(text, label)
+    node, data, duplicates = _compose(text, label)
     if data is None:
         data = {}
-    located = [*_duplicate_keys(node), *_schema_problems(data, node)]
+    located = [*duplicates, *_schema_problems(data, node)]
     if not located:
         located = list(_value_problems(data, node))
     problems = [f"{label}:{line}: {message}" for line, message in sorted(located)]
@@ -114,11 +115,19 @@ def parse_config(text: str, label: str = CONFIG_NAME) -> Config:
     return _config_from(data, node, label)
 
 
-def _compose(text: str, label: str) -> tuple[yaml.Node | None, Any]:
+def _compose(text: str, label: str) -> tuple[yaml.Node | None, Any, list[tuple[int, str]]]:
+    """The policy's node, its data and its repeated keys (line, message).
+
+    Read as the linter reads manifests (sources.construct.Builder): a repeated key is reported (PyYAML keeps
+    the last without a word, which hides a setting), an integer too long to read is a located error, and
+    aliases are bounded before anything walks them: the file is found automatically, so a pull request can
+    ship a self-referencing alias or an alias bomb, and either once hung lint at full CPU.
+    """
+    from .sources.construct import Builder, ReadProblem, expansion
+
     loader = _PolicyLoader(text)
     try:
         node = loader.get_single_node()
-        return node, (loader.construct_document(node) if node is not None else None)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -128,24 +137,24 @@ def _compose(text: str, label: str) -> tuple[yaml.Node | None, Any]:
         raise ConfigError([f"{label}:1: YAML error: {err}"]) from None
     finally:
         loader.dispose()
-
-
-def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
-    """PyYAML keeps the last of two equal keys without a word; in a policy that hides a setting."""
-    stack = [node] if node is not None else []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in current.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in seen:
-                        yield (key.start_mark.line + 1,
-                               f"duplicate key {key.value!r} (first at line {seen[key.value]})")
-                    seen.setdefault(key.value, key.start_mark.line + 1)
-                stack.append(value)
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
+    if node is None:
+        return None, None, []
+    size, recursive = expansion(node, MAX_POLICY_NODES)
+    if recursive is not None:
+        raise ConfigError([f"{label}:{recursive.start_mark.line + 1}: an alias refers to the value that "
+                           "holds it (a recursive alias); a policy cannot contain itself"])
+    if size > MAX_POLICY_NODES:
+        raise ConfigError([f"{label}:{node.start_mark.line + 1}: aliases expand to more than "
+                           f"{MAX_POLICY_NODES:,} values (an alias bomb?); not read"])
+    builder = Builder(aliases=True)
+    try:
+        data = builder.build(node)
+    except ReadProblem as err:
+        raise ConfigError([f"{label}:{err.line}: {err.message}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{label}:1: the policy file nests too deeply to read"]) from None
+    return node, data, [(line, f"duplicate key {key!r} (first at line {first})")
+                        for line, key, first in builder.duplicates]
 
 
 def _schema_problems(data: Any, node: yaml.Node | None) -> list[tuple[int, str]]:

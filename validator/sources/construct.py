@@ -163,7 +163,7 @@ class Builder:
 
     def __init__(self, aliases: bool) -> None:
         self.memo: dict[int, Any] | None = {} if aliases else None
-        self.duplicates: list[tuple[int, str]] = []
+        self.duplicates: list[tuple[int, str, int]] = []  # (line, key, line of the first)
 
     def build(self, node: yaml.Node) -> Any:
         kind = node.__class__
@@ -200,9 +200,7 @@ class Builder:
                                                                 "itself a mapping or a list") from None
             line = key_node.start_mark.line + 1
             if seen:
-                self.duplicates.append((line, f"duplicate key {_short(str(key))!r} (first at line "
-                                              f"{lines[key]}); the API server's strict field validation "
-                                              "rejects it"))
+                self.duplicates.append((line, _short(str(key)), lines[key]))
             else:
                 lines[key] = line
             result[key] = build(value_node)
@@ -220,6 +218,44 @@ class Builder:
                                                               "mappings")
             for key, item in value.items():
                 into.setdefault(key, item)
+
+
+def expansion(root: yaml.Node, limit: int) -> tuple[int, yaml.Node | None]:
+    """How many nodes the document has once every alias is expanded (capped just above `limit`), counted
+    without expanding it, and the first node found inside itself (a recursive alias), if any.
+
+    Sizes are summed in post-order (a node after all of its children), memoised per node, so a node shared
+    through aliases counts in full wherever it is referenced. A node entered but not yet sized is an
+    ancestor of the current one: reaching it again is a recursive alias, counted once where it is defined.
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    recursive: yaml.Node | None = None
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(node)] = min(total, limit + 1)
+            continue
+        if id(node) in entered:
+            recursive = recursive or node
+            continue
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)], recursive
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class MemoResolver(yaml.resolver.Resolver):
@@ -240,4 +276,4 @@ class MemoResolver(yaml.resolver.Resolver):
         return super().resolve(kind, value, implicit)
 
 
-__all__ = ["Builder", "MemoResolver", "ReadProblem", "max_int_digits", "scalar", "yaml_int"]
+__all__ = ["Builder", "MemoResolver", "ReadProblem", "expansion", "max_int_digits", "scalar", "yaml_int"]

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from ..model import Cluster, Finding, Source
-from .construct import Builder, MemoResolver, ReadProblem
+from .construct import Builder, MemoResolver, ReadProblem, expansion
 from .manifests import may_hold_objects, objects_from_document
 
 STDIN = "-"
@@ -210,7 +210,7 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding
             if node is None or not may_hold_objects(node):
                 continue
             line = node.start_mark.line + 1
-            if may_alias and _expanded_size(node) > MAX_EXPANDED_NODES:
+            if may_alias and expansion(node, MAX_EXPANDED_NODES)[0] > MAX_EXPANDED_NODES:
                 problems.append(input_problem(
                     label, line, f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias "
                                  "bomb?); not linted"))
@@ -221,7 +221,9 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding
             except ReadProblem as err:
                 problems.append(input_problem(label, err.line, err.message))
                 continue
-            problems.extend(input_problem(label, at, message) for at, message in builder.duplicates)
+            problems.extend(input_problem(label, at, f"duplicate key {key!r} (first at line {first}); the "
+                                                     "API server's strict field validation rejects it")
+                            for at, key, first in builder.duplicates)
             documents.append(Document(data, line, node))
     except yaml.MarkedYAMLError as err:
         problems.append(_syntax_problem(label, err))
@@ -286,40 +288,6 @@ def _deep_block(text: str) -> bool:
     other_breaks = (any(b in text for b in ("\x85", "\u2028", "\u2029"))
                     or text.count("\r") != text.count("\r\n"))
     return bool((_DEEP_LINE_ANY_BREAK if other_breaks else _DEEP_LINE).search(text))
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes the document has once every alias is expanded, counted without expanding it.
-
-    Sizes are summed in true post-order (a node after all of its children), memoised per node, so a
-    node shared through aliases counts in full wherever it is referenced.
-    """
-    sizes: dict[int, int] = {}
-    entered: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if id(node) in sizes:
-            continue
-        children = _children(node)
-        if children_done:
-            total = 1 + sum(sizes.get(id(child), 1) for child in children)
-            sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
-            continue
-        if id(node) in entered:
-            continue  # a recursive alias (a node inside itself): counted once, where it is defined
-        entered.add(id(node))
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
-    return sizes[id(root)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 def load_text(label: str, text: str, into: Cluster) -> None:

@@ -28,6 +28,7 @@ from .outputs import (
 from .report import FORMATS, Report, render
 from .rules import REGISTRY, Rule
 from .sources.files import DEFAULT_MAX_FILE_BYTES, PathError, discover, load_paths
+from .sources.selection import ExcludeError, Excluder
 
 
 def _fail_usage(message: str) -> NoReturn:
@@ -89,14 +90,23 @@ def main() -> None:
 @click.option("--cluster-pools", is_flag=True,
               help="With --kubeconfig, also read the live IP pools and reservations; the repository's "
                    "objects replace live ones of the same name.")
+@click.option("--exclude", "excludes", multiple=True, metavar="PATTERN",
+              help="Do not lint paths that match this gitignore-style pattern, relative to the current "
+                   "folder (repeatable; added to `exclude:` in the policy file). Files named as PATHs are "
+                   "always read.")
+@click.option("--strict-parse", is_flag=True,
+              help="Report YAML that does not parse as an error even when it holds nothing like a Calico "
+                   "or Node object (by default such a file is listed as skipped).")
 def lint(paths: tuple[str, ...], formats: tuple[Output, ...], output_file: str | None, force: bool,
          no_color: bool, fail_no_objects: bool, fail_on: str, max_pods: int | None, max_file_size: int,
          nodes_files: tuple[str, ...], config_file: str | None, show_ignored: bool, kubeconfig: str | None,
-         kube_context: str | None, cluster_pools: bool) -> None:
+         kube_context: str | None, cluster_pools: bool, excludes: tuple[str, ...],
+         strict_parse: bool) -> None:
     """Lint Calico pool manifests in PATHs (files, folders, or - for standard input; default: .).
 
     Reads IPPool (projectcalico.org/v3, crd.projectcalico.org/v1), IPPoolList, the operator's Installation,
-    IPReservation, IPAMConfiguration, and Node/NodeList/List objects; other kinds are skipped.
+    IPReservation, IPAMConfiguration, and Node/NodeList/List objects; other kinds are ignored. Helm chart
+    templates, and YAML that does not parse and shows no object of those kinds, are listed as skipped.
     Files named by --output or FORMAT=FILE are written whole or not at all, and an existing one only with
     --force. With --format github and $GITHUB_STEP_SUMMARY set, a markdown job summary of every finding is
     appended to it.
@@ -112,9 +122,10 @@ def lint(paths: tuple[str, ...], formats: tuple[Output, ...], output_file: str |
     config = _policy(config_file)
     if max_pods is not None:
         config = dataclasses.replace(config, max_pods=max_pods)
+    exclude = _excluder(config, excludes)
     try:
-        cluster = load_paths(list(paths) or ["."], max_file_size)
-        _add_nodes_files(cluster, list(paths) or ["."], nodes_files, max_file_size)
+        cluster = load_paths(list(paths) or ["."], max_file_size, strict_parse, exclude)
+        _add_nodes_files(cluster, list(paths) or ["."], nodes_files, max_file_size, exclude)
     except PathError as err:
         _fail_usage(str(err))
     if kubeconfig:
@@ -123,7 +134,7 @@ def lint(paths: tuple[str, ...], formats: tuple[Output, ...], output_file: str |
     report = Report(result.findings, cluster.files, len(cluster.pools), len(cluster.nodes),
                     cluster.nodes_known, result.skipped_rules, result.ignored, show_ignored,
                     objects=len(cluster.manifests), paths=tuple(paths) or (".",),
-                    fail_if_no_objects=fail_no_objects)
+                    fail_if_no_objects=fail_no_objects, skipped=result.skipped)
     _emit(report, outputs, force, no_color)
     failing = report.errors + (report.warnings if fail_on == "warning" else 0)
     sys.exit(1 if failing or (fail_no_objects and report.no_objects) else 0)
@@ -175,15 +186,28 @@ def _policy(config_file: str | None) -> Config:
         _exit_with(str(err))
 
 
+def _excluder(config: Config, excludes: tuple[str, ...]) -> Excluder:
+    exclude = Excluder()
+    try:
+        exclude.add(excludes)
+    except ExcludeError as err:
+        _fail_usage(f"--exclude: {err}")
+    try:
+        exclude.add(config.exclude, config.folder)
+    except ExcludeError as err:
+        _exit_with(f"{config.source}:{config.lines.get('exclude', 1)}: exclude: {err}")
+    return exclude
+
+
 NODES_DUMP_MAX_BYTES = 1 << 30  # a 5,000-node `kubectl get nodes -o yaml` is some 50 MB
 
 
 def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str, ...],
-                     max_file_size: int) -> None:
+                     max_file_size: int, exclude: Excluder) -> None:
     """Nodes from dumps; a dump that the PATHs already include is not read twice (its nodes are in)."""
     if not nodes_files:
         return
-    linted, _ = discover(paths)
+    linted, _ = discover(paths, exclude)
     already = {os.path.realpath(name) for name in linted}
     extra = load_paths([f for f in nodes_files if os.path.realpath(f) not in already],
                        max(max_file_size, NODES_DUMP_MAX_BYTES))

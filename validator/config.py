@@ -46,6 +46,8 @@ class Config:
     require_fallback: bool = True
     topology_labels: tuple[str, ...] | None = None
     audit: Mapping[str, Any] = field(default_factory=dict)  # the `audit` section as written (validator.audit)
+    exclude: tuple[str, ...] = ()  # gitignore-style, relative to `folder`
+    folder: str = "."  # the policy file's folder (patterns in it are relative to it)
     source: str = ""  # the policy file this came from, "" for built-in defaults
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # top-level key -> its line
 
@@ -98,10 +100,10 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([f"{label}: no such policy file"]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError([f"{label}:1: cannot read the policy file: {err}"]) from None
-    return parse_config(text, label)
+    return parse_config(text, label, str(Path(path).resolve().parent))
 
 
-def parse_config(text: str, label: str = CONFIG_NAME) -> Config:
+def parse_config(text: str, label: str = CONFIG_NAME, folder: str = ".") -> Config:
     node, data, duplicates = _compose(text, label)
     if data is None:
         data = {}
@@ -112,7 +114,7 @@ def parse_config(text: str, label: str = CONFIG_NAME) -> Config:
     if problems:
         more = len(problems) - MAX_REPORTED
         raise ConfigError(problems[:MAX_REPORTED] + ([f"{label}: ... and {more} more"] if more > 0 else []))
-    return _config_from(data, node, label)
+    return _config_from(data, node, label, folder)
 
 
 def _compose(text: str, label: str) -> tuple[yaml.Node | None, Any, list[tuple[int, str]]]:
@@ -220,7 +222,7 @@ def _cidr_problem(text: str) -> str:
     return ""
 
 
-def _config_from(data: Mapping[str, Any], node: yaml.Node | None, label: str) -> Config:
+def _config_from(data: Mapping[str, Any], node: yaml.Node | None, label: str, folder: str) -> Config:
     reserved = tuple(ReservedRange(parse_network(entry["cidr"]), entry["reason"].strip())
                      for entry in data.get("reserved-cidrs") or [])
     labels = data.get("topology-labels")
@@ -233,6 +235,8 @@ def _config_from(data: Mapping[str, Any], node: yaml.Node | None, label: str) ->
         require_fallback=data.get("require-fallback", True),
         topology_labels=tuple(labels) if labels is not None else None,
         audit=dict(data.get("audit") or {}),
+        exclude=tuple(data.get("exclude") or ()),
+        folder=folder,
         source=label,
         lines={str(key): _line_at(node, [key], key=True) for key in data},
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .analysis import ClusterView
 from .config import Config
 from .exemptions import Exemptions
-from .model import IGNORE_ANNOTATION, Cluster, Finding
+from .model import IGNORE_ANNOTATION, Cluster, Finding, Skipped
 from .rules import REGISTRY, Rule
 from .rules.base import Context, Focus
 from .view import View
@@ -23,6 +23,7 @@ class Result:
     findings: list[Finding] = field(default_factory=list)
     ignored: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, reason)
     skipped_rules: list[str] = field(default_factory=list)  # rules that could not run (no nodes known)
+    skipped: list[Skipped] = field(default_factory=list)  # files not linted on purpose, with the reason
 
     @property
     def errors(self) -> int:
@@ -43,7 +44,7 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
     config = config or Config()
     if view is None:
         view = ClusterView(cluster)
-    result = Result()
+    result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file))
     raw: list[Finding] = list(cluster.problems) if focus is None else []
     for rule in enabled_rules(config):
         if rule.needs_nodes and not cluster.nodes_known:

@@ -385,6 +385,14 @@ class Finding:
                        self.related, self.subject)
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file not linted on purpose (a Helm template, YAML that is not ours and does not parse), and why."""
+
+    file: str
+    reason: str
+
+
 @dataclass
 class Cluster:
     """Everything known at once: what the linter read from a repository, or the webhook's cluster state."""
@@ -397,6 +405,7 @@ class Cluster:
     problems: list[Finding] = field(default_factory=list)  # input errors found while reading
     nodes_known: bool = False
     files: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
 
     def extend(self, other: Cluster) -> None:
         self.pools.extend(other.pools)
@@ -407,6 +416,7 @@ class Cluster:
         self.problems.extend(other.problems)
         self.nodes_known = self.nodes_known or other.nodes_known
         self.files += other.files
+        self.skipped.extend(other.skipped)
 
     @property
     def ipam_settings(self) -> IPAMSettings | None:

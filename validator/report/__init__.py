@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..model import Finding
+from ..model import Finding, Skipped
 from ..rules import REGISTRY, Rule
 
 
@@ -30,6 +30,7 @@ class Report:
     fail_if_no_objects: bool = field(default=False, kw_only=True)
     # only this target's rules (lint, audit) in the SARIF rule list and the JUnit cases; None: every rule
     target: str | None = field(default=None, kw_only=True)
+    skipped: list[Skipped] = field(default_factory=list, kw_only=True)  # files not linted on purpose
 
     @property
     def errors(self) -> int:

@@ -65,6 +65,7 @@ def render(report: Report) -> str:
         "summary": summary,
         "notices": [notice] if notice else [],
     }
+    doc["skipped"] = [{"file": _file(Source(s.file)), "reason": s.reason} for s in report.skipped]
     if report.show_ignored:
         doc["ignored"] = [dict(finding_dict(f), reason=reason) for f, reason in report.ignored]
     return json.dumps(doc, indent=2) + "\n"

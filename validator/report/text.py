@@ -38,6 +38,8 @@ def summary(report: Report) -> str:
         text += "; node rules skipped: no nodes known (add Node manifests or pass --nodes)"
     if report.ignored:
         text += f"; {len(report.ignored)} ignored by annotation"
+    if report.skipped:
+        text += f"; {_plural(len(report.skipped), 'file')} skipped"
     return text
 
 
@@ -66,6 +68,7 @@ def render(report: Report, color: bool = False) -> str:
     if report.show_ignored:
         for f, reason in report.ignored:
             lines += _finding(f, "ignored", paint, f" (reason: {reason})")
+    lines.extend(f"{s.file}: skipped: {s.reason}" for s in report.skipped)
     lines += rule_table(report, paint)
     lines.append(paint(summary(report), "bold"))
     return "\n".join(lines) + "\n"

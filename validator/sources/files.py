@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
-from ..model import Cluster, Finding, Source
+from ..model import Cluster, Finding, Skipped, Source
 from .construct import Builder, MemoResolver, ReadProblem, expansion
 from .manifests import may_hold_objects, objects_from_document
+from .selection import HELM_TEMPLATE_REASON, Excluder, is_helm_template, looks_like_ours, unparsed_reason
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -72,17 +73,22 @@ class Document:
     node: yaml.Node
 
 
-def input_problem(file: str, line: int, message: str, hint: str = "") -> Finding:
+SYNTAX = "syntax"  # the subject of the yaml-invalid finding that ends a stream: the file does not parse
+
+
+def input_problem(file: str, line: int, message: str, hint: str = "", subject: str = "") -> Finding:
     from ..rules import REGISTRY  # the rule's severity is the registry's; imported when a file is bad
 
-    return Finding("yaml-invalid", REGISTRY["yaml-invalid"].severity, message, None, Source(file, line), hint)
+    return Finding("yaml-invalid", REGISTRY["yaml-invalid"].severity, message, None, Source(file, line), hint,
+                   subject=subject)
 
 
-def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:
+def discover(paths: Iterable[str], exclude: Excluder | None = None) -> tuple[list[str], list[Finding]]:
     """Expand PATHs into the files to read: folders recursively (*.yaml, *.yml), hidden folders skipped.
 
     Symbolic links to folders are followed once; a link back into a folder already being walked is
-    reported and not followed, so a loop cannot hang the linter.
+    reported and not followed, so a loop cannot hang the linter. `exclude` applies to what the walk finds,
+    not to PATHs named themselves (as ruff does): a file named on the command line is always read.
     """
     files: list[str] = []
     problems: list[Finding] = []
@@ -90,7 +96,7 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:
         if path == STDIN:
             files.append(STDIN)
         elif os.path.isdir(path):
-            _walk(path, files, problems)
+            _walk(path, files, problems, exclude or Excluder())
         elif os.path.exists(path) or os.path.islink(path):
             files.append(os.path.normpath(path))
         else:
@@ -98,7 +104,7 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[Finding]]:
     return files, problems
 
 
-def _walk(root: str, files: list[str], problems: list[Finding]) -> None:
+def _walk(root: str, files: list[str], problems: list[Finding], exclude: Excluder) -> None:
     stack: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
     walked: set[str] = set()
     while stack:
@@ -125,6 +131,8 @@ def _walk(root: str, files: list[str], problems: list[Finding]) -> None:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
+            if exclude and exclude.excludes(entry.path, is_dir):
+                continue
             if is_dir:
                 subfolders.append(entry.path)
             elif entry.name.endswith(YAML_SUFFIXES):
@@ -228,7 +236,7 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding
     except yaml.MarkedYAMLError as err:
         problems.append(_syntax_problem(label, err))
     except yaml.YAMLError as err:
-        problems.append(input_problem(label, 1, f"YAML error: {err}"))
+        problems.append(input_problem(label, 1, f"YAML error: {err}", subject=SYNTAX))
     except (RecursionError, MemoryError):
         problems.append(input_problem(label, 1, "YAML nests too deeply to read; not linted"))
     finally:
@@ -245,7 +253,7 @@ def _syntax_problem(label: str, err: yaml.MarkedYAMLError) -> Finding:
     if context and err.context_mark is not None and err.context_mark.line + 1 != line:
         context += f" (line {err.context_mark.line + 1})"
     what = ": ".join(p for p in (context, err.problem) if p)
-    return input_problem(label, line, f"YAML syntax error: {what}")
+    return input_problem(label, line, f"YAML syntax error: {what}", subject=SYNTAX)
 
 
 def _nesting_problem(label: str, text: str) -> Finding | None:
@@ -290,8 +298,16 @@ def _deep_block(text: str) -> bool:
     return bool((_DEEP_LINE_ANY_BREAK if other_breaks else _DEEP_LINE).search(text))
 
 
-def load_text(label: str, text: str, into: Cluster) -> None:
+def load_text(label: str, text: str, into: Cluster, strict: bool = False) -> None:
+    """Add what the text holds to `into`. A file that does not parse, of which nothing was read and that
+    shows nothing like one of our objects, is skipped with the reason (an error with `strict`)."""
     documents, problems = parse_documents(label, text)
+    failure = problems[-1] if problems and problems[-1].subject == SYNTAX else None
+    if failure is not None and not strict and not documents and not looks_like_ours(text):
+        assert failure.source is not None
+        into.skipped.append(Skipped(label, unparsed_reason(failure.source.line, failure.message)))
+        return
+    into.files += 1
     for document in documents:
         try:
             objects_from_document(label, document.data, document.node, into)
@@ -301,20 +317,28 @@ def load_text(label: str, text: str, into: Cluster) -> None:
     into.problems.extend(problems)
 
 
-def load_paths(paths: Iterable[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Cluster:
-    """Read every manifest below PATHs into one Cluster; raises PathError only for a missing path."""
-    files, problems = discover(paths)
+def load_paths(paths: Iterable[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES, strict: bool = False,
+               exclude: Excluder | None = None) -> Cluster:
+    """Read every manifest below PATHs into one Cluster; raises PathError only for a missing path.
+
+    Helm chart templates are skipped (and listed in `skipped`); so is YAML that does not parse and is not
+    ours, unless `strict`. `files` counts the files linted, not those skipped.
+    """
+    files, problems = discover(paths, exclude)
     cluster = Cluster()
     cluster.problems.extend(problems)
     with collector_paused():
         for name in _unique(files):
+            if name != STDIN and is_helm_template(name):
+                cluster.skipped.append(Skipped(name, HELM_TEMPLATE_REASON))
+                continue
             text, problem = read_text(name, max_bytes)
-            cluster.files += 1
             if problem is not None:
+                cluster.files += 1
                 cluster.problems.append(problem)
                 continue
             assert text is not None
-            load_text(STDIN_NAME if name == STDIN else name, text, cluster)
+            load_text(STDIN_NAME if name == STDIN else name, text, cluster, strict)
     return cluster
 
 

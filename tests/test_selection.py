@@ -168,3 +168,28 @@ def test_a_bad_exclude_key_exits_2_located(repo: Path, policy: str, message: str
     result = CliRunner().invoke(main, ["lint", "."])
     assert result.exit_code == 2
     assert f".ippool-validator.yaml:1: {message}" in result.output
+
+
+@pytest.mark.parametrize("dump", [
+    "", "# kubectl failed\n", WITNESS, "apiVersion: v1\nkind: NodeList\nitems: []\n",
+    "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}}\n",
+    "error: You must be logged in to the server (Unauthorized)\n{{\n",
+    "apiVersion: v1\nkind: NodeList\nitems: [\n",
+])
+@pytest.mark.parametrize("also_a_path", [False, True])
+def test_nodes_given_a_file_without_a_node_is_a_usage_error(repo: Path, dump: str, also_a_path: bool) -> None:
+    """Taking it as "no nodes" would silently pass every stranded-node check: a failed
+    `kubectl get nodes -o yaml > nodes.yaml` step in CI must not pass."""
+    write(repo / "cluster" / "nodes.yaml", dump)
+    paths = [".", "cluster/nodes.yaml"] if also_a_path else ["witness.yaml"]
+    result = CliRunner().invoke(main, ["lint", "--nodes", "cluster/nodes.yaml", *paths])
+    assert result.exit_code == 2, result.output
+    assert "--nodes cluster/nodes.yaml: holds no Node object" in result.output
+
+
+def test_nodes_given_a_real_dump_is_read(repo: Path) -> None:
+    write(repo / "nodes.yaml", "apiVersion: v1\nkind: NodeList\nitems:\n"
+                               "- {apiVersion: v1, kind: Node, metadata: {name: n1}}\n")
+    for paths in (["witness.yaml"], ["."]):
+        result = CliRunner().invoke(main, ["lint", "--format", "json", "--nodes", "nodes.yaml", *paths])
+        assert result.exit_code == 1 and json.loads(result.output)["summary"]["nodes"] == 1

@@ -204,13 +204,35 @@ NODES_DUMP_MAX_BYTES = 1 << 30  # a 5,000-node `kubectl get nodes -o yaml` is so
 
 def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str, ...],
                      max_file_size: int, exclude: Excluder) -> None:
-    """Nodes from dumps; a dump that the PATHs already include is not read twice (its nodes are in)."""
+    """Nodes from dumps; a dump that the PATHs already include is not read twice (its nodes are in).
+
+    A dump with no Node in it (an empty file, the output of a `kubectl get nodes` that failed, the wrong
+    file) is a usage error: taking it as "the cluster has no nodes" would silently pass every check of
+    stranded nodes, which is exactly what a CI step with a broken dump must not do.
+    """
     if not nodes_files:
         return
     linted, _ = discover(paths, exclude)
     already = {os.path.realpath(name) for name in linted}
-    extra = load_paths([f for f in nodes_files if os.path.realpath(f) not in already],
-                       max(max_file_size, NODES_DUMP_MAX_BYTES))
+    found = {os.path.realpath(node.source.file) for node in cluster.nodes}
+    extra = Cluster()
+    for name in nodes_files:
+        if os.path.realpath(name) in already:
+            dump = None
+        else:
+            dump = load_paths([name], max(max_file_size, NODES_DUMP_MAX_BYTES))
+            extra.extend(dump)
+        if (dump.nodes if dump is not None else os.path.realpath(name) in found):
+            continue
+        why = ""
+        problems = dump.problems if dump is not None else []
+        if problems:
+            why = f" ({problems[0].source}: {problems[0].message})" if problems[0].source else ""
+        elif dump is not None and dump.skipped:
+            why = f" ({dump.skipped[0].reason})"
+        _exit_with(f"--nodes {name}: holds no Node object{why}; give the output of "
+                   "`kubectl get nodes -o yaml` (a dump without nodes would let every stranded-node check "
+                   "pass)")
     known = {node.name for node in cluster.nodes}
     cluster.nodes.extend(node for node in extra.nodes if node.name not in known)
     cluster.problems.extend(extra.problems)

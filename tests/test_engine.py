@@ -53,7 +53,7 @@ def test_every_finding_is_complete(tmp_path: Path) -> None:
                pool_doc("narrow", "10.1.0.0/30", 'rack == "2"'), pool_doc("bad", "10.300.0.0/16"),
                pool_doc("dup", "172.16.0.0/16", "rack = 1"), pool_doc("dup", "172.17.0.0/16", 'rack == "7"'))
     write_docs(tmp_path / "nodes.yaml", node_doc("n1", "rack: '1'"), node_doc("n2", "rack: '3'"))
-    (tmp_path / "broken.yaml").write_text("a: [\n")
+    (tmp_path / "broken.yaml").write_text("kind: IPPool\na: [\n")  # ours: a located error
     result = lint_paths(tmp_path).result
     assert {f.rule for f in result.findings} >= {
         "pool-overlap", "pool-smaller-than-block", "cidr-invalid", "selector-invalid", "pool-name-duplicate",
@@ -115,7 +115,7 @@ def test_ignore_all_without_reason_and_other_rules_still_reported(tmp_path: Path
 def test_focus_limits_findings_to_the_changed_objects(tmp_path: Path) -> None:
     write_docs(tmp_path / "pools.yaml", pool_doc("default", "192.168.0.0/16"),
                pool_doc("rack-1", "192.168.1.0/24"), pool_doc("other", "10.0.0.1/8"))
-    (tmp_path / "broken.yaml").write_text("a: [\n")
+    (tmp_path / "broken.yaml").write_text("kind: IPPool\na: [\n")  # ours: a located error
     cluster = load_paths([str(tmp_path)])
     rack = Resource("projectcalico.org/v3", "IPPool", "rack-1")
     focus = Focus(pools=frozenset({rack}), objects=frozenset({rack}), cluster_wide=False)

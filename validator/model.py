@@ -52,9 +52,11 @@ class Resource:
     api_version: str
     kind: str
     name: str
+    entry: str = field(default="", compare=False)  # where a derived object is written (an Installation entry)
 
     def __str__(self) -> str:
-        return f"{self.kind}/{self.name or '(unnamed)'}"
+        text = f"{self.kind}/{self.name or '(unnamed)'}"
+        return f"{text} from {self.entry}" if self.entry else text
 
 
 def family_name(version: int) -> str:

@@ -23,6 +23,7 @@ from ..model import (
     V3,
     Cluster,
     IPAMSettings,
+    IPNet,
     Manifest,
     Node,
     OperatorSettings,
@@ -180,16 +181,60 @@ def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, ann
     entries = network.get("ipPools")
     if not isinstance(entries, list):
         return
+    names = operator_pool_names(entries)
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             continue
-        pool_name = entry.get("name")
-        pool_name = pool_name if isinstance(pool_name, str) and pool_name else f"{name}.ipPools[{index}]"
+        pool_name = names[index] or f"{name}.ipPools[{index}]"
+        written = f"Installation/{name} spec.calicoNetwork.ipPools[{index}]"
         into.pools.append(Pool(
-            Resource(OPERATOR, "IPPool", pool_name),
+            Resource(OPERATOR, "IPPool", pool_name, written),
             Source(file, manifest.line_of(("spec", "calicoNetwork", "ipPools", index))),
             operator_entry_spec(entry, cni_type), "operator",
             annotations, (), entry, settings))
+
+
+DEFAULT_POOL_NAMES = {4: "default-ipv4-ippool", 6: "default-ipv6-ippool"}
+
+
+def operator_pool_names(entries: list[Any]) -> list[str | None]:
+    """The IPPool name the operator gives each Installation entry (None: it cannot tell, the CIDR is invalid).
+
+    tigera/operator pkg/controller/ippool/defaults.go `fillDefaults`: an entry's own `name` wins; an unnamed
+    entry is `default-ipv4-ippool` / `default-ipv6-ippool` by its family when it is the only entry, or one of
+    exactly two that make a dual-stack pair; any other unnamed entry is named from its CIDR (`cidrToName`:
+    the masked network address written out in full, `:` as `.`, then `-` and the prefix length, as in
+    `10.244.0.0-16` and `fd00.0000.0000.0000.0000.0000.0000.0000-64`). The operator also adopts the name of
+    a pool already in the cluster with the same CIDR; a repository does not show the cluster's pools, so
+    that case is not followed here.
+    """
+    networks: list[IPNet | None] = []
+    for entry in entries:
+        cidr = entry.get("cidr") if isinstance(entry, Mapping) else None
+        try:
+            networks.append(parse_network(cidr, strict=False) if isinstance(cidr, str) else None)
+        except ValueError:
+            networks.append(None)
+    families = {n.version for n in networks if n is not None}
+    by_family = len(entries) == 1 or (len(entries) == 2 and families == {4, 6})
+    names: list[str | None] = []
+    for entry, network in zip(entries, networks, strict=True):
+        given = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(given, str) and given:
+            names.append(given)
+        elif network is None:
+            names.append(None)
+        elif by_family:
+            names.append(DEFAULT_POOL_NAMES[network.version])
+        else:
+            names.append(_cidr_name(network))
+    return names
+
+
+def _cidr_name(network: IPNet) -> str:
+    address = network.network_address
+    text = address.exploded.replace(":", ".") if network.version == 6 else str(address)
+    return f"{text}-{network.prefixlen}"
 
 
 # tigera/operator core_controller.go fillDefaults: the CNI plugin by provider, then the IPAM plugin by CNI.

@@ -55,3 +55,14 @@ def test_an_explicit_pool_of_the_operators_default_name_is_a_duplicate(tmp_path:
                                         "metadata: {name: default-ipv4-ippool}\nspec: {cidr: 10.96.0.0/16}\n")
     [finding] = lint_paths(tmp_path).of("pool-name-duplicate")
     assert "'default-ipv4-ippool'" in finding.message
+
+
+def test_a_non_default_installations_pools_are_not_read(tmp_path: Path) -> None:
+    """They never exist (the operator reconciles only `default`): judging them would be false alarms."""
+    (tmp_path / "installation.yaml").write_text(installation(["{cidr: 10.244.0.0/16, blockSize: 40}"],
+                                                             name="calico"))
+    (tmp_path / "pool.yaml").write_text("apiVersion: projectcalico.org/v3\nkind: IPPool\n"
+                                        "metadata: {name: default-ipv4-ippool}\nspec: {cidr: 10.244.0.0/16}\n")
+    linted = lint_paths(tmp_path)
+    assert [p.name for p in linted.cluster.pools] == ["default-ipv4-ippool"]
+    assert linted.rules() == ["installation-not-default"]

@@ -174,6 +174,8 @@ def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, ann
     resource = Resource(OPERATOR, "Installation", name)
     manifest = Manifest(resource, Source(file, line), obj, "installation", item_path, node)
     into.manifests.append(manifest)
+    if name != "default":
+        return  # the operator reconciles only `default`: these pools never exist (installation-not-default)
     spec = _mapping(obj.get("spec"))
     network = _mapping(spec.get("calicoNetwork"))
     settings = operator_settings(resource, spec)

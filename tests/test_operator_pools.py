@@ -62,7 +62,8 @@ def test_a_non_default_installations_pools_are_not_read(tmp_path: Path) -> None:
     (tmp_path / "installation.yaml").write_text(installation(["{cidr: 10.244.0.0/16, blockSize: 40}"],
                                                              name="calico"))
     (tmp_path / "pool.yaml").write_text("apiVersion: projectcalico.org/v3\nkind: IPPool\n"
-                                        "metadata: {name: default-ipv4-ippool}\nspec: {cidr: 10.244.0.0/16}\n")
+                                        "metadata: {name: default-ipv4-ippool}\n"
+                                        "spec: {cidr: 10.244.0.0/16}\n")
     linted = lint_paths(tmp_path)
     assert [p.name for p in linted.cluster.pools] == ["default-ipv4-ippool"]
     assert linted.rules() == ["installation-not-default"]

@@ -1,0 +1,3 @@
+{{- define "calico-pools.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+{{- end }}

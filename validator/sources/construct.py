@@ -28,6 +28,8 @@ FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 MERGE = "tag:yaml.org,2002:merge"
+SEQ = "tag:yaml.org,2002:seq"
+MAP = "tag:yaml.org,2002:map"
 _BOOLS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
 _NULLS = {"", "~", "null"}
 _INT_TEXT = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*"
@@ -152,6 +154,9 @@ def scalar(node: yaml.ScalarNode) -> Any:
     return text
 
 
+_Scalar = yaml.ScalarNode
+
+
 class Builder:
     """Builds one document: mappings become dicts, sequences lists, scalars by `scalar`.
 
@@ -167,7 +172,7 @@ class Builder:
 
     def build(self, node: yaml.Node) -> Any:
         kind = node.__class__
-        if kind is yaml.ScalarNode:
+        if kind is _Scalar:
             return node.value if node.tag == STR else scalar(node)  # type: ignore[arg-type]
         memo = self.memo
         if memo is not None and id(node) in memo:
@@ -177,36 +182,60 @@ class Builder:
             if memo is not None:
                 memo[id(node)] = items
             build = self.build
-            items.extend([build(child) for child in node.value])
+            items.extend([child.value if child.__class__ is _Scalar and child.tag == STR else build(child)
+                          for child in node.value])
             return items
         return self._mapping(node)  # type: ignore[arg-type]
 
     def _mapping(self, node: yaml.MappingNode) -> dict[Any, Any]:
+        """Keys and values of plain string scalars (most of a manifest) are taken inline; repeated keys are
+        looked for only when the mapping came out shorter than it is written."""
         result: dict[Any, Any] = {}
         if self.memo is not None:
             self.memo[id(node)] = result
         merges: list[yaml.Node] = []
-        lines: dict[Any, int] = {}
         build = self.build
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE:
-                merges.append(value_node)
-                continue
-            key = build(key_node)
-            try:
-                seen = key in result
-            except TypeError:
-                raise ReadProblem(key_node.start_mark.line + 1, "unhashable key: a mapping key that is "
-                                                                "itself a mapping or a list") from None
-            line = key_node.start_mark.line + 1
-            if seen:
-                self.duplicates.append((line, _short(str(key)), lines[key]))
-            else:
-                lines[key] = line
-            result[key] = build(value_node)
+        pairs = node.value
+        try:
+            for key_node, value_node in pairs:
+                if key_node.__class__ is _Scalar and key_node.tag == STR:
+                    key = key_node.value
+                elif key_node.tag == MERGE:
+                    merges.append(value_node)
+                    continue
+                else:
+                    key = build(key_node)
+                result[key] = (value_node.value if value_node.__class__ is _Scalar and value_node.tag == STR
+                               else build(value_node))
+        except TypeError:
+            self._unhashable(pairs)
+            raise
+        if len(result) + len(merges) != len(pairs):
+            self._find_duplicates(pairs)
         for merged in merges:
             self._merge(result, merged)
         return result
+
+    def _unhashable(self, pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
+        for key_node, _ in pairs:
+            if key_node.__class__ is not _Scalar:
+                try:
+                    hash(self.build(key_node))
+                except TypeError:
+                    raise ReadProblem(key_node.start_mark.line + 1, "unhashable key: a mapping key that is "
+                                                                    "itself a mapping or a list") from None
+
+    def _find_duplicates(self, pairs: list[tuple[yaml.Node, yaml.Node]]) -> None:
+        first: dict[Any, int] = {}
+        for key_node, _ in pairs:
+            if key_node.tag == MERGE:
+                continue
+            key = self.build(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                self.duplicates.append((line, _short(str(key)), first[key]))
+            else:
+                first[key] = line
 
     def _merge(self, into: dict[Any, Any], node: yaml.Node) -> None:
         """`<<: *base` (or a list of them): keys written here win, then earlier merges over later ones."""
@@ -260,20 +289,32 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 class MemoResolver(yaml.resolver.Resolver):
     """The implicit tag of a plain scalar, memoised per stream: manifests repeat the same keys and values
-    (`apiVersion`, `kind`, label names) thousands of times, and each uncached resolve runs regexes."""
+    (`apiVersion`, `kind`, label names) thousands of times, and each uncached resolve runs regexes.
+
+    PyYAML's path resolvers are not used (none is registered), so descending and ascending are no-ops
+    and collections take the default tags directly: libyaml's composer calls these three for every node.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._plain_tags: dict[str, str] = {}
 
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is _Scalar:
+            if not implicit[0]:
+                return STR
             tag = self._plain_tags.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
                 self._plain_tags[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return SEQ if kind is yaml.SequenceNode else MAP
 
 
 __all__ = ["Builder", "MemoResolver", "ReadProblem", "expansion", "max_int_digits", "scalar", "yaml_int"]

@@ -442,3 +442,35 @@ def test_deep_block_nesting_is_found_whatever_the_line_breaks(tmp_path: Path, li
     write(tmp_path / "deep.yaml", text.encode("utf-8"))
     found = [(n, line) for n, line, _ in input_problems(lint_paths(tmp_path))]
     assert found == [("deep.yaml", MAX_NESTING + 1)]
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("".join(f"---\napiVersion: v1\nkind: Node\nmetadata: {{name: n{i}, labels: {{a: b}}}}\n"
+                         for i in range(2 * MAX_NESTING)), id="flow-style-documents"),
+    pytest.param("apiVersion: v1\nkind: NodeList\nitems:\n" + "".join(
+        f"- apiVersion: v1\n  kind: Node\n  metadata:\n    name: n{i}\n    labels: {{}}\n  spec: {{}}\n"
+        f"  taints: []\n" for i in range(MAX_NESTING)),
+        id="empty-pairs"),
+])
+def test_many_flow_collections_that_cannot_nest_deep_skip_the_event_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    import yaml
+
+    scans: list[str] = []
+    real_parse = yaml.parse
+    monkeypatch.setattr(yaml, "parse", lambda *a, **k: (scans.append("scan"), real_parse(*a, **k))[1])
+    write(tmp_path / "nodes.yaml", text)
+    linted = lint_paths(tmp_path)
+    assert input_problems(linted) == [] and len(linted.cluster.nodes) >= MAX_NESTING
+    assert scans == []
+
+
+@pytest.mark.parametrize("filler", ["'{}' ", '"[]" ', "'[' ", "{} ", "[] "])
+def test_quoted_or_empty_pairs_cannot_hide_deep_nesting(folder: Path, filler: str) -> None:
+    """The per-document count discounts quoted openers and empty pairs, each once: padding a deep nest
+    with them must not bring the bound under the limit."""
+    depth = MAX_NESTING + 5
+    deep = "x: " + "[" * depth + "]" * depth
+    write(folder / "deep.yaml", "# " + filler * (3 * MAX_NESTING) + "\n" + deep + "\n")
+    done = run_cli(["lint", str(folder)])
+    assert f"deep.yaml:2: error yaml-invalid: YAML nests more than {MAX_NESTING} levels deep" in done.stdout

@@ -2,12 +2,15 @@
 
     python bench/bench_lint.py                      # 10,000 pools and 10,000 nodes in 100 files
     python bench/bench_lint.py --pools 2000 --nodes 2000 --files 20 --profile
+    python bench/bench_lint.py --shape light --scales 1000,10000,100000 --repeat 1   # growth, one row a size
 
 The data is generated (seeded, so every run lints the same bytes): per-rack IPv4 /24 and IPv6 /64 pools
 with `rack == "rN"` selectors, an IPv4 and an IPv6 fallback pool with `all()`, and nodes as
 `kubectl get nodes -o yaml` prints them (labels, annotations, spec, status with capacity, allocatable,
-addresses, conditions, images and nodeInfo), two nodes per rack. Three deliberate mistakes give the rules
-something to report: two rack pools that overlap, a selector with an unquoted value, a CIDR with host bits.
+addresses, conditions, images and nodeInfo), two nodes per rack; with `--shape light`, as repositories keep
+them instead (about 15 labels, one annotation, no status), where parsing no longer dominates. Three
+deliberate mistakes give the rules something to report: two rack pools that overlap, a selector with an
+unquoted value, a CIDR with host bits.
 
 Three figures, each the best of --repeat rounds (time.perf_counter); a round runs all three one after the
 other, so that a busy machine slows them alike:
@@ -16,8 +19,9 @@ other, so that a busy machine slows them alike:
   lint CLI   `python -m validator.cli lint DIR` in a subprocess, interpreter start-up included
 Then where lint's time goes: reading (load_paths) and each rule's check, slowest first.
 
-lint reads with Python's cyclic garbage collector paused (sources/files.py `collector_paused`), which is
-most of why it can beat the plain parse; the table also shows the parse with the collector paused.
+lint reads with Python's cyclic garbage collector paused (sources/files.py `collector_paused`) and builds
+only documents of kinds it reads, with its own builder (sources/construct.py), which is why it can beat
+the plain parse; the table also shows the parse with the collector paused.
 """
 
 from __future__ import annotations
@@ -109,6 +113,25 @@ def pools(count: int) -> list[dict]:
     return found
 
 
+def light_node(index: int) -> dict:
+    """A node as a repository keeps it: about 15 labels, a few annotations, no status."""
+    name = f"worker-{index:06d}"
+    rack = index // 2
+    labels = {
+        "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type":
+        "m6i.4xlarge", "rack": f"r{rack}", "row": f"row-{rack // 40}", "topology.kubernetes.io/region":
+        "eu-west-1", "topology.kubernetes.io/zone": f"eu-west-1{'abc'[rack % 3]}", "node-role/worker": "",
+        "example.com/team": f"team-{index % 7}", "example.com/cost-centre": f"cc-{index % 13}",
+        "example.com/pool": "general", "example.com/generation": str(index % 4),
+    }
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels,
+                         "annotations": {"projectcalico.org/IPv4Address": f"172.16.{index // 256 % 256}."
+                                                                          f"{index % 256}/16"}},
+            "spec": {"providerID": f"aws:///eu-west-1a/i-{index:017x}"}}
+
+
 def node(index: int, rng: random.Random) -> dict:
     name = f"worker-{index:05d}"
     rack = index // 2
@@ -168,8 +191,9 @@ def split(items: list, parts: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)] if items else []
 
 
-def generate(folder: Path, pool_count: int, node_count: int, file_count: int) -> None:
-    """Half the files hold pools (several documents each), half are `kubectl get nodes -o yaml` Lists."""
+def generate(folder: Path, pool_count: int, node_count: int, file_count: int, heavy: bool = True) -> None:
+    """Half the files hold pools (several documents each), half are `kubectl get nodes -o yaml` Lists of
+    heavy nodes (status and all) or light ones (labels only)."""
     rng = random.Random(20261123)
     (folder / "pools").mkdir(parents=True)
     (folder / "nodes").mkdir(parents=True)
@@ -178,7 +202,7 @@ def generate(folder: Path, pool_count: int, node_count: int, file_count: int) ->
     for i, chunk in enumerate(split(pools(pool_count), pool_files)):
         text = yaml.safe_dump_all(chunk, sort_keys=False, width=200)
         (folder / "pools" / f"pools-{i:03d}.yaml").write_text(text, encoding="utf-8")
-    nodes = [node(i, rng) for i in range(node_count)]
+    nodes = [node(i, rng) if heavy else light_node(i) for i in range(node_count)]
     for i, chunk in enumerate(split(nodes, node_files)):
         document = {"apiVersion": "v1", "kind": "List", "items": chunk, "metadata": {"resourceVersion": ""}}
         text = yaml.safe_dump(document, sort_keys=True, width=200)
@@ -267,6 +291,37 @@ def table(rows: list[tuple[str, str]]) -> str:
     return "\n".join([line, *body, line])
 
 
+def scale_row(count: int, file_count: int, heavy: bool, repeat: int) -> tuple[str, ...]:
+    with tempfile.TemporaryDirectory(prefix="ippool-bench-") as scratch:
+        folder = Path(scratch) / "repo"
+        generate(folder, count, count, file_count, heavy)
+        files = yaml_files(folder)
+        size = sum(p.stat().st_size for p in files)
+        best = best_of_rounds(repeat, {"parse": lambda: parse_only(files),
+                                       "lint": lambda: lint_in_process(folder)})
+        spent = where_time_goes(folder)
+    parse_s, lint_s = best["parse"][0], best["lint"][0]
+    rules_s = sum(t for _, t in spent[1:])
+    return (f"{count:,}", f"{len(files)}", f"{size / 1e6:.1f}", f"{parse_s:.2f}", f"{lint_s:.2f}",
+            f"{lint_s / parse_s:.2f}x", f"{spent[0][1]:.2f}", f"{rules_s:.2f}",
+            f"{lint_s / (2 * count) * 1e6:.1f}")
+
+
+def scaling(counts: list[int], file_count: int, heavy: bool, repeat: int) -> None:
+    """One row per size: the plain parse and lint of the same files, each the best of `repeat`, in one run
+    (so that a shared machine slows both alike), and lint's reading and rules apart."""
+    rows = [("pools = nodes", "files", "MB", "parse (s)", "lint (s)", "lint/parse", "read (s)", "rules (s)",
+             "lint µs/object")]
+    for count in counts:
+        rows.append(scale_row(count, file_count, heavy, repeat))
+        print(" | ".join(rows[-1]), flush=True)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("| " + " | ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) + " |")
+    print(f"{'heavy' if heavy else 'light'} nodes; best of {repeat}; Python {sys.version.split()[0]}, "
+          f"PyYAML {yaml.__version__}, {os.cpu_count()} CPUs (shared machine)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pools", type=int, default=10_000)
@@ -277,11 +332,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="generate into this (new) folder and keep it")
     parser.add_argument("--profile", type=int, nargs="?", const=30, default=0, metavar="N",
                         help="also print the N hottest functions of one in-process lint (cProfile)")
+    parser.add_argument("--shape", choices=["heavy", "light"], default="heavy",
+                        help="nodes as full `kubectl get nodes -o yaml` dumps (heavy) or as repositories "
+                             "keep them, about 15 labels and no status (light)")
+    parser.add_argument("--scales", default="", metavar="N,N,...",
+                        help="instead: parse and lint at each of these pool (= node) counts, one row each")
     args = parser.parse_args()
+    if args.scales:
+        scaling([int(n) for n in args.scales.split(",")], args.files, args.shape == "heavy", args.repeat)
+        return
 
     with tempfile.TemporaryDirectory(prefix="ippool-bench-") as scratch:
         folder = args.out or Path(scratch) / "repo"
-        generate(folder, args.pools, args.nodes, args.files)
+        generate(folder, args.pools, args.nodes, args.files, args.shape == "heavy")
         files = yaml_files(folder)
         size = sum(p.stat().st_size for p in files)
 

@@ -72,6 +72,7 @@ def test_a_tagged_document_of_our_kind_is_read(tmp_path: Path) -> None:
     ("!!int abc", "'abc' is not an integer"), ("!!int 09", "'09' is not an integer"),
     ("!!int ²", "'²' is not an integer"), ("!!bool maybe", "'maybe' is not a boolean"),
     ("!!float x1", "'x1' is not a number"), ("!!null nothing", "'nothing' is not null"),
+    ("!!float .", "'.' is not a number"), ("!!float '1:.'", "'1:.' is not a number"),
 ])
 def test_an_explicit_scalar_tag_that_does_not_fit_is_located(tmp_path: Path, value: str,
                                                               problem: str) -> None:
@@ -196,3 +197,25 @@ def test_serve_state_dir_with_a_long_integer_loads_the_rest(tmp_path: Path,
     snapshot = state.current()
     assert snapshot is not None
     assert "bad.yaml:4" in caplog.text and "integer of" in caplog.text
+
+
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!bool", "!!null", "!!str", "!!timestamp", "!!binary",
+                                 "!!merge", "!custom", ""])
+def test_any_text_under_any_scalar_tag_is_read_or_located_never_raised(tag: str) -> None:
+    """Property: whatever the text, reading an object of ours gives data or located findings."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from validator.sources.files import parse_documents
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.one_of(st.text(alphabet="0123456789abcdefx_:.+-eE", max_size=12), st.text(max_size=8)))
+    def check(text: str) -> None:
+        quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for value in (quoted, f"{tag} {quoted}", f"{tag} {text}" if text.strip() else quoted):
+            doc = f"apiVersion: v1\nkind: Node\nmetadata: {{name: n}}\nspec: {{v: {value}}}\n"
+            documents, problems = parse_documents("n.yaml", doc)
+            assert len(documents) + len(problems) >= 1
+            assert all(p.source is not None and p.source.line >= 1 for p in problems)
+
+    check()

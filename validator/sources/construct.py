@@ -123,12 +123,15 @@ def yaml_float(text: str, line: int) -> float:
         return sign * math.inf
     if value == ".nan":
         return math.nan
-    if ":" in value:
-        number = 0.0
-        for part in value.split(":"):
-            number = number * 60 + float(part)
-        return sign * number
-    return sign * float(value)
+    try:
+        if ":" in value:
+            number = 0.0
+            for part in value.split(":"):
+                number = number * 60 + float(part)
+            return sign * number
+        return sign * float(value)
+    except ValueError:
+        raise ReadProblem(line, f"{_short(text)!r} is not a number") from None
 
 
 def scalar(node: yaml.ScalarNode) -> Any:

@@ -193,27 +193,3 @@ def test_nodes_given_a_real_dump_is_read(repo: Path) -> None:
     for paths in (["witness.yaml"], ["."]):
         result = CliRunner().invoke(main, ["lint", "--format", "json", "--nodes", "nodes.yaml", *paths])
         assert result.exit_code == 1 and json.loads(result.output)["summary"]["nodes"] == 1
-
-
-@pytest.mark.parametrize("contents", [{}, {"values.yaml": "replicas: 2\n"},
-                                      {"broken.yaml": BROKEN_FOREIGN["jinja.yaml"]}])
-def test_paths_with_no_object_of_ours_say_so_and_can_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          contents: dict[str, str]) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name, text in contents.items():
-        write(tmp_path / name, text)
-    plain = CliRunner().invoke(main, ["lint", "."])
-    assert plain.exit_code == 0 and "no Calico or Node object found in ." in plain.output
-    strict = CliRunner().invoke(main, ["lint", "--fail-if-no-objects-found", "."])
-    assert strict.exit_code == 1 and "no Calico or Node object found in ." in strict.output
-
-
-INSTALLATION = "apiVersion: operator.tigera.io/v1\nkind: Installation\nmetadata: {name: x}\n"
-
-
-@pytest.mark.parametrize("text", [WITNESS, "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n", INSTALLATION])
-def test_one_object_of_ours_is_enough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path / "object.yaml", text)
-    result = CliRunner().invoke(main, ["lint", "--fail-if-no-objects-found", "."])
-    assert "no Calico or Node object" not in result.output

@@ -60,7 +60,7 @@ def test_a_tagged_value_in_one_of_our_objects_is_data(tmp_path: Path, field: str
                                   f"spec: !spec\n  {field}\n")
     linted = lint_paths(tmp_path)
     assert input_problems(linted) == []
-    assert [(f.resource.name, f.source.line) for f in linted.of("cidr-invalid")] == [("tagged", 1)]
+    assert [(f.resource.name, f.source.line) for f in linted.of("cidr-invalid")] == [("tagged", 5)]
 
 
 def test_a_tagged_document_of_our_kind_is_read(tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def _read_yaml(name: str, collector: _Collector) -> None:
         collector.state.problems.append(problem)
         return
     assert text is not None
-    documents, problem = parse_documents(name, text)
+    documents, problems = parse_documents(name, text, wanted=None)  # every kind: IPAM objects too
     for document in documents:
         data = document.data
         if not isinstance(data, Mapping):
@@ -169,8 +169,7 @@ def _read_yaml(name: str, collector: _Collector) -> None:
                     collector.add(name, line, _with_list_kind(data, item))
         else:
             collector.add(name, document.line, data)
-    if problem is not None:
-        collector.state.problems.append(problem)
+    collector.state.problems.extend(problems)
 
 
 def _with_list_kind(frame: Mapping[str, Any], item: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,10 +198,12 @@ def decode(label: str, data: bytes) -> tuple[str | None, Finding | None]:
                                    f"not valid UTF-8 (byte 0x{data[err.start]:02x}); YAML must be UTF-8")
 
 
-def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding]]:
+def parse_documents(label: str, text: str, wanted: Callable[[yaml.Node], bool] | None = may_hold_objects,
+                    ) -> tuple[list[Document], list[Finding]]:
     """The documents of a YAML stream that may hold our objects, and the located problems found.
 
-    A document whose `kind` is none that we read is composed but never built (most of a repository).
+    A document that `wanted` refuses (by default: one whose `kind` is none that the linter reads) is
+    composed but never built (most of a repository); None builds every document (the audit's dumps).
     A syntax error ends the stream (the documents before it are kept); a problem inside one document
     (an unreadable integer, an alias bomb) drops that document only; duplicate keys are reported and the
     document is still read, last key winning, so its other problems are found too.
@@ -216,7 +218,7 @@ def parse_documents(label: str, text: str) -> tuple[list[Document], list[Finding
     try:
         while loader.check_node():
             node = loader.get_node()
-            if node is None or not may_hold_objects(node):
+            if node is None or (wanted is not None and not wanted(node)):
                 continue
             line = node.start_mark.line + 1
             if may_alias and expansion(node, MAX_EXPANDED_NODES)[0] > MAX_EXPANDED_NODES:

@@ -134,7 +134,7 @@ def lint(paths: tuple[str, ...], formats: tuple[Output, ...], output_file: str |
     report = Report(result.findings, cluster.files, len(cluster.pools), len(cluster.nodes),
                     cluster.nodes_known, result.skipped_rules, result.ignored, show_ignored,
                     objects=len(cluster.manifests), paths=tuple(paths) or (".",),
-                    fail_if_no_objects=fail_no_objects, skipped=result.skipped)
+                    fail_if_no_objects=fail_no_objects, skipped=result.skipped, target="lint")
     _emit(report, outputs, force, no_color)
     failing = report.errors + (report.warnings if fail_on == "warning" else 0)
     sys.exit(1 if failing or (fail_no_objects and report.no_objects) else 0)

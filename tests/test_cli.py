@@ -172,22 +172,23 @@ def test_stdin_alone_and_beside_folders(case, cli) -> None:
     assert summary == "3 errors, 2 warnings in 3 files (3 pools, 2 nodes)"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["lint", "--bogus"], "No such option '--bogus'"),
-    (["lint", "does-not-exist"], "no such file or folder: does-not-exist"),
-    (["lint", "--format", "xml", "."], "Invalid value for '--format'"),
-    (["lint", "--fail-on", "never", "."], "Invalid value for '--fail-on'"),
-    (["rules", "no-such-rule"], "unknown rule 'no-such-rule'; "),  # nothing close: no suggestion
-    (["rules", "pool-overlp"], "unknown rule 'pool-overlp' (did you mean 'pool-overlap'?)"),
-    (["rules", "--format", "json", "Pool-Overlap"], "(did you mean 'pool-overlap'?)"),
-    (["rules", "cidr-invalide"], "did you mean 'cidr-invalid'"),
-    (["frobnicate"], "No such command 'frobnicate'"),
+@pytest.mark.parametrize(("args", "names"), [
+    (["lint", "--bogus"], ["--bogus"]),
+    (["lint", "does-not-exist"], ["no such file or folder: does-not-exist"]),
+    (["lint", "--format", "xml", "."], ["--format", "xml"]),
+    (["lint", "--fail-on", "never", "."], ["--fail-on", "never"]),
+    (["rules", "no-such-rule"], ["unknown rule 'no-such-rule'; "]),  # nothing close: no suggestion
+    (["rules", "pool-overlp"], ["unknown rule 'pool-overlp' (did you mean 'pool-overlap'?)"]),
+    (["rules", "--format", "json", "Pool-Overlap"], ["(did you mean 'pool-overlap'?)"]),
+    (["rules", "cidr-invalide"], ["did you mean 'cidr-invalid'"]),
+    (["frobnicate"], ["frobnicate"]),
 ])
-def test_usage_errors_exit_2_with_a_message(case, args: list[str], message: str) -> None:
+def test_usage_errors_exit_2_with_a_message(case, args: list[str], names: list[str]) -> None:
+    """The message names what was wrong; click's own sentences around it are click's, not asserted."""
     folder = case("clean")
     done = run_cli(args, cwd=folder)
     assert done.returncode == 2, (done.stdout, done.stderr)
-    assert message in done.stderr
+    assert done.stderr.strip() and all(name in done.stderr for name in names), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stdout == ""
 

@@ -153,20 +153,20 @@ MALFORMED = {
     "bad level": ("rules:\n  pool-overlap: fatal\n", 2,
                   "rules.pool-overlap: 'fatal' is not one of off, warning"),
     "wrong type": ("max-pods: many\n", 1, "max-pods: 'many' is not of type integer"),
-    "out of range": ("\nmax-pods: 0\n", 2, "max-pods: 0 is less than the minimum of 1"),
+    "out of range": ("\nmax-pods: 0\n", 2, ("max-pods: ", "0")),
     "host bits": ("allowed-cidrs:\n  - 10.0.0.0/8\n  - 10.1.2.0/16\n", 3,
                   "allowed-cidrs[1]: '10.1.2.0/16' has host bits set (did you mean 10.1.0.0/16?)"),
     "bare address": ("reserved-cidrs:\n  - cidr: 10.0.0.1\n    reason: gateway\n", 2,
                      "reserved-cidrs[0].cidr: '10.0.0.1' is an address, not a network (write 10.0.0.1/32"),
     "missing reason": ("reserved-cidrs:\n  - cidr: 10.96.0.0/12\n", 2,
-                       "reserved-cidrs[0]: 'reason' is a required property"),
+                       ("reserved-cidrs[0]: ", "reason")),
     "unknown nested key": ("reserved-cidrs:\n  - cidr: 10.96.0.0/12\n    reason: svc\n    note: x\n", 4,
                            "reserved-cidrs[0]: unknown key 'note'"),
     "duplicate key": ("max-pods: 110\nrequire-fallback: true\nmax-pods: 120\n", 3,
                       "duplicate key 'max-pods' (first at line 1)"),
     "yaml syntax": ("rules:\n  pool-overlap: [off\n", 3, "YAML syntax error"),
     "not a mapping": ("- rules\n", 1, "a policy file is a mapping of keys (rules, max-pods, "),
-    "empty label key": ("topology-labels: ['']\n", 1, "topology-labels[0]: '' does not match"),
+    "empty label key": ("topology-labels: ['']\n", 1, "topology-labels[0]: "),
     "recursive alias": ("rules: {}\ntopology-labels: &t [a, *t]\n", 2, "(a recursive alias)"),
     "recursive mapping": ("\nrules: &r {pool-overlap: *r}\n", 2, "(a recursive alias)"),
     "alias bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -181,12 +181,16 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_policy_exits_2_with_a_located_message(case: str, repo: Path) -> None:
+    """Where a message is jsonschema's own (minimum, required, pattern), only our part is asserted: the file,
+    line and key path, and what the message names (several fragments), never the library's sentence."""
     text, line, message = MALFORMED[case]
     (repo / "pools.yaml").write_text(TOPOLOGY)
     write_policy(repo, text)
     code, out, err = lint()
     assert code == 2 and out == ""
-    assert f"{CONFIG_NAME}:{line}: " in err and message in err, err
+    prefix, *named = (message,) if isinstance(message, str) else message
+    located = [entry for entry in err.splitlines() if f"{CONFIG_NAME}:{line}: " in entry and prefix in entry]
+    assert len(located) == 1 and all(fragment in located[0] for fragment in named), err
 
 
 def test_every_problem_is_reported_at_once(repo: Path) -> None:

@@ -13,8 +13,10 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 # .dockerignore lets in only what building the package needs.
 COPY . .
-RUN /opt/venv/bin/pip install . \
+# The webhook extra: serve, certs and lint --kubeconfig (the core install is only what lint needs).
+RUN /opt/venv/bin/pip install '.[webhook]' \
  && /opt/venv/bin/pip uninstall --yes pip setuptools wheel \
+ && /opt/venv/bin/python -c 'import flask, gunicorn, prometheus_client, kubernetes, cryptography' \
  && /opt/venv/bin/ippool-validator --help >/dev/null
 
 FROM ${PYTHON_IMAGE}

@@ -176,6 +176,20 @@ def _exit_with(message: str) -> NoReturn:
     sys.exit(2)
 
 
+WEBHOOK_EXTRA = "pip install 'ippool-validator[webhook]'"
+
+
+def _require_extra(what: str, *modules: str) -> None:
+    """The core install carries what `lint` and `rules` need; `serve`, `certs` and `lint --kubeconfig` need
+    the webhook extra. Without it: exit 2 with the pip command that adds it, not an ImportError traceback."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        _exit_with(f"{what} needs {', '.join(missing)}, which this install of ippool-validator lacks (the "
+                   f"webhook extra); add it with: {WEBHOOK_EXTRA}")
+
+
 def _policy(config_file: str | None) -> Config:
     path = config_file if config_file is not None else find_config()
     if path is None:
@@ -241,6 +255,7 @@ def _add_nodes_files(cluster: Cluster, paths: list[str], nodes_files: tuple[str,
 
 
 def _add_live_cluster(cluster: Cluster, kubeconfig: str, context: str | None, pools: bool) -> None:
+    _require_extra("lint --kubeconfig", "kubernetes")
     from .sources.kube import ClusterReadError, overlay, read_cluster
 
     try:
@@ -389,6 +404,7 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: s
           kubeconfig: str | None, log_level: str) -> None:
     """Serve the validating admission webhook over HTTPS (gunicorn processes, an asyncio TLS front;
     POST /validate, GET /healthz, /readyz, /metrics)."""
+    _require_extra("serve", "flask", "gunicorn", "prometheus_client", "kubernetes")
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile  # before prometheus_client is imported: it reads this once
 
@@ -430,6 +446,7 @@ def certs(service: str, namespace: str, out_dir: str, dns: tuple[str, ...], ips:
     import ipaddress
     from pathlib import Path
 
+    _require_extra("certs", "cryptography")
     from .certs import ExistingFiles, existing, make_bundle, write_bundle
 
     for ip in ips:

@@ -64,7 +64,7 @@ def test_multi_stage_build_on_slim_python_3_11() -> None:
 
 def test_package_is_installed_from_the_repository_in_the_build_stage() -> None:
     build_runs = " ".join(i.arguments for i in DOCKERFILE_STAGES[0] if i.keyword.upper() == "RUN")
-    assert "/opt/venv/bin/pip install ." in build_runs
+    assert "/opt/venv/bin/pip install '.[webhook]'" in build_runs  # the image serves: the webhook extra
     assert "/opt/venv/bin/ippool-validator --help" in build_runs
     assert final("COPY") == ["--from=build /opt/venv /opt/venv"]
 

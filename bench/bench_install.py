@@ -15,7 +15,7 @@ Rounds alternate between the hooks, so that a busy machine slows them alike.
 
 Per hook: first-run seconds (store empty), second-run seconds (environment built), the environment's size
 on disk in MB (du of the py_env folder), and its package count (dist-info folders; pip, setuptools and
-wheel, which virtualenv seeds into every environment, counted apart).
+wheel, which virtualenv may seed into an environment, counted apart).
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
         work = Path(tmp)
         env = environment(work / "unused-store")
@@ -141,9 +142,11 @@ def main() -> None:
                       file=sys.stderr)
 
     base = next(name for name in hooks if "baseline" in name)
-    print(f"\n{args.rounds} rounds; Python {sys.version.split()[0]}; median first-run seconds\n")
+    load = f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"\n{args.rounds} rounds; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs, {load} "
+          "(other jobs share the machine); medians\n")
     print("| hook | first run (s) | ratio | second run (s) | environment (MB) | ratio | packages "
-          "(+ pip/setuptools/wheel) | exit |")
+          "(+ seeded pip, setuptools, wheel) | exit |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in hooks:
         first = statistics.median(results[name]["first"])

@@ -207,6 +207,18 @@ def test_the_core_install_is_only_what_lint_needs(core: Path) -> None:
     assert found == {"core": sorted(CORE), "webhook": sorted(WEBHOOK), "importable": []}
 
 
+def test_every_module_outside_the_front_ends_imports_with_the_core_only(core: Path) -> None:
+    """Only `validator.webhook` and `validator.certs` may need the extra at import time (cli imports them
+    inside the commands); everything else, `sources.kube` included, imports with the core alone."""
+    probe = ("import importlib, pkgutil, validator\n"
+             "names = [m.name for m in pkgutil.walk_packages(validator.__path__, 'validator.')\n"
+             "         if not m.name.startswith(('validator.webhook', 'validator.certs'))]\n"
+             "for name in names:\n"
+             "    importlib.import_module(name)\n"
+             "print(len(names))\n")
+    assert int(_run([str(core / "python"), "-I", "-c", probe], cwd=core).stdout) > 20
+
+
 def test_lint_and_rules_work_with_the_core_only(core: Path, tmp_path: Path) -> None:
     _lint_examples(core, tmp_path)
     listed = installed(core, ["rules"], tmp_path)

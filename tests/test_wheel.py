@@ -219,16 +219,22 @@ def test_every_module_outside_the_front_ends_imports_with_the_core_only(core: Pa
     assert int(_run([str(core / "python"), "-I", "-c", probe], cwd=core).stdout) > 20
 
 
-def test_lint_and_rules_work_with_the_core_only(core: Path, tmp_path: Path) -> None:
+def test_lint_audit_and_rules_work_with_the_core_only(core: Path, tmp_path: Path) -> None:
     _lint_examples(core, tmp_path)
     listed = installed(core, ["rules"], tmp_path)
     assert listed.returncode == 0 and "pool-overlap" in listed.stdout and "schema-invalid" in listed.stdout
+    audited = installed(core, ["audit", "examples/ipam"], tmp_path)
+    source = subprocess.run([sys.executable, "-m", "validator.cli", "audit", "examples/ipam"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert (audited.returncode, audited.stdout) == (source.returncode, source.stdout), audited.stderr
+    assert audited.returncode in (0, 1) and "POOL" in audited.stdout and audited.stderr == ""
 
 
 @pytest.mark.parametrize("args", [
     pytest.param(["serve", "--tls-cert", "tls.crt", "--tls-key", "tls.key", "--state", "state"], id="serve"),
     pytest.param(["certs", "--service", "webhook", "--namespace", "ns", "--out", "out"], id="certs"),
     pytest.param(["lint", "--kubeconfig", "kubeconfig", "."], id="lint-kubeconfig"),
+    pytest.param(["audit", "--kubeconfig", "kubeconfig"], id="audit-kubeconfig"),
 ])
 def test_a_command_that_needs_the_webhook_extra_says_how_to_add_it(core: Path, tmp_path: Path,
                                                                     args: list[str]) -> None:

@@ -180,8 +180,9 @@ WEBHOOK_EXTRA = "pip install 'ippool-validator[webhook]'"
 
 
 def _require_extra(what: str, *modules: str) -> None:
-    """The core install carries what `lint` and `rules` need; `serve`, `certs` and `lint --kubeconfig` need
-    the webhook extra. Without it: exit 2 with the pip command that adds it, not an ImportError traceback."""
+    """The core install carries what `lint`, `audit` and `rules` need; `serve`, `certs` and `--kubeconfig`
+    need the webhook extra. Without it: exit 2 with the pip command that adds it, not an ImportError
+    traceback."""
     import importlib.util
 
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
@@ -301,6 +302,8 @@ def audit(paths: tuple[str, ...], kubeconfig: str | None, kube_context: str | No
         _fail_usage("give dump PATHs or --kubeconfig (one of them)")
     if (kube_context or pod_status) and not kubeconfig:
         _fail_usage("--context and --pod-status need --kubeconfig")
+    if kubeconfig:
+        _require_extra("audit --kubeconfig", "kubernetes")
     outcome = run_audit(paths, kubeconfig, kube_context, pod_status, since, fmt, _policy(config_file),
                         now_text, show_ignored)
     if outcome.usage_error:

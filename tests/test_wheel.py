@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-CORE = {"click", "pyyaml", "jsonschema", "netaddr", "pathspec"}
+CORE = {"click", "pyyaml", "jsonschema", "pathspec"}
 WEBHOOK = {"flask", "gunicorn", "prometheus-client", "kubernetes", "cryptography"}
 WEBHOOK_MODULES = ("flask", "gunicorn", "prometheus_client", "kubernetes", "cryptography")
 PIP_HINT = "pip install 'ippool-validator[webhook]'"

@@ -9,6 +9,7 @@ YAML 1.2 booleans (only `true`/`false`), so `pool-overlap: off` means the level 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -270,6 +271,9 @@ def _line_at(node: yaml.Node | None, path: list[Any], key: bool = False) -> int:
 
 
 def _display(path: str | Path) -> str:
-    from .sources.files import display_path
-
-    return display_path(str(path))
+    """The policy file's path as the user gave it relative to here (absolute when it lies outside)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else Path(rel).as_posix()

@@ -1,0 +1,182 @@
+"""The exporter's series (docs/metrics.md, the contract) from one audit: a pure function of its result.
+
+`snapshot(state, result)` returns immutable metric families; the exporter swaps the whole snapshot in
+after each complete audit, so a scrape never sees half of one pass, and memory follows the current
+cluster, never its history.
+
+Numbers the audit core does not state directly are worked out here from its utilisation:
+
+- per (pool, node), only where the pool selects the node (a workload pool: Calico's `determinePools`
+  skips disabled ones) or the node holds a block of the pool. `node_block_headroom` is the smaller of the
+  node's room under `maxBlocksPerHost` in the pool's family (libcalico-go `autoAssign` counts the host's
+  affine blocks of that IP version against the limit) and the pool's free blocks; `node_pod_headroom` is the
+  free addresses of its affine blocks in that pool plus those claimable blocks' addresses, capped by
+  `status.allocatable.pods` less the pods it runs in that family. A pool that does not select the node gives
+  it no address (IPAM only assigns from the requested pools' affine blocks), so both are 0 there: the
+  series shows a node stranded on a pool that no longer selects it.
+- `pool_addresses{state="reserved"}` also counts the Windows-reserved ends of blocks (handle
+  `windows-reserved-ipam-handle`, lib/ipam/ipam_block.go), which the audit counts as in use, as calicoctl
+  does; an address allocated inside an IPReservation counts both as in use and as reserved.
+- `nodes{state="at_block_limit"}` is a node holding `maxBlocksPerHost` blocks in some family, free
+  addresses left in them or not.
+- a leak class is absent, not 0, when the audit could not judge it (its input was not read or its rule is
+  off): a zero would say "no leaks" where nothing was looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..audit.core import AuditResult
+from ..audit.model import WINDOWS_HANDLE, AuditState
+from ..audit.utilisation import NodeUsage, PoolUsage, selecting_pools
+
+PREFIX = "ippool_validator"
+LEAK_CLASSES = (  # class label -> the audit rule that judges it
+    ("leaked_address", "address-leaked"),
+    ("suspect_address", "address-leaked"),
+    ("orphaned_handle", "handle-orphaned"),
+    ("missing_handle", "handle-missing"),
+    ("stale_affinity", "affinity-stale"),
+    ("invalid_block", "block-invalid"),
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The series of one complete audit; never changed after it is built."""
+
+    families: tuple[Metric, ...]
+    finished_at: float  # Unix time the audit completed
+    duration: float  # seconds it took
+
+    @property
+    def series_count(self) -> int:
+        return sum(len(f.samples) for f in self.families)
+
+
+def snapshot(state: AuditState, result: AuditResult, finished_at: float, duration: float,
+             off_rules: Iterable[str] = ()) -> Snapshot:
+    """Every audit series of docs/metrics.md (the process series, failures and staleness, are the
+    exporter's: see `process_families`)."""
+    pools = [u for u in result.usage.pools if u.pool.network is not None]
+    families = (
+        *_pool_families(pools),
+        *_node_families(state, result, pools),
+        _leaks(result, set(off_rules)),
+        _gauge("max_blocks_per_host", "The block limit per host IPAM applies (IPAMConfiguration "
+               "maxBlocksPerHost, 0 meaning 20)", [], [((), result.usage.max_blocks)]),
+    )
+    return Snapshot(tuple(families), finished_at, duration)
+
+
+def process_families(last: Snapshot | None, failures: int) -> Iterator[Metric]:
+    """Staleness and failure series: the last good audit's time and duration, and failed audits."""
+    if last is not None:
+        yield _gauge("audit_last_success_timestamp_seconds", "Unix time of the last complete audit", [],
+                     [((), last.finished_at)])
+        yield _gauge("audit_duration_seconds", "How long the last complete audit took", [],
+                     [((), last.duration)])
+    counter = CounterMetricFamily(f"{PREFIX}_audit_failures", "Audits that failed; the other series keep "
+                                  "the last good audit", labels=[])
+    counter.add_metric([], failures)
+    yield counter
+
+
+def _gauge(name: str, doc: str, labels: list[str],
+           samples: Iterable[tuple[tuple[str, ...], float]]) -> Metric:
+    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
+    for values, value in samples:
+        family.add_metric(list(values), value)
+    return family
+
+
+def _pool_families(pools: list[PoolUsage]) -> Iterator[Metric]:
+    info, blocks, addresses = [], [], []
+    for usage in pools:
+        pool, name = usage.pool, usage.pool.name
+        info.append(((name, name, str(pool.network), str(pool.version), str(pool.block_size),
+                      "true" if pool.disabled else "false"), 1))
+        blocks += [((name, "allocated"), usage.blocks_allocated), ((name, "free"), usage.blocks_free)]
+        windows = sum(1 for b in usage.blocks for a in b.allocations if a.handle == WINDOWS_HANDLE)
+        addresses += [((name, "in_use"), usage.in_use - windows),
+                      ((name, "reserved"), usage.reserved + windows), ((name, "free"), usage.free)]
+    yield _gauge("pool_info", "1 per IP pool; ippool repeats pool under kube-controllers' label name, to "
+                 "join its ipam_* series", ["pool", "ippool", "cidr", "family", "block_size", "disabled"],
+                 info)
+    yield _gauge("pool_blocks", "Blocks of the pool's CIDR: allocated (existing, affine or not) and free "
+                 "(not yet claimed)", ["pool", "state"], blocks)
+    yield _gauge("pool_addresses", "Addresses of the pool: in use (allocated in a block), reserved "
+                 "(IPReservations, Windows-reserved block ends) and free", ["pool", "state"], addresses)
+
+
+def node_pairs(state: AuditState, result: AuditResult, pools: list[PoolUsage]) \
+        -> Iterator[tuple[PoolUsage, NodeUsage, bool]]:
+    """(pool, node, selected) for every existing node and pool where the pool selects the node or the node
+    holds a block of the pool, in (pool, node) name order."""
+    nodes = {n.name: n for n in result.usage.nodes if n.node is not None}
+    selecting = selecting_pools(state.nodes, state.pools)
+    selected = {name: {p.name for p in found} for name, found in selecting.items()}
+    for usage in pools:
+        holders = {b.host for b in usage.blocks if b.host}
+        for name in sorted(n for n in nodes if usage.pool.name in selected.get(n, ()) or n in holders):
+            yield usage, nodes[name], usage.pool.name in selected.get(name, ())
+
+
+def _headroom(usage: PoolUsage, node: NodeUsage, selected: bool) -> tuple[int, int]:
+    """(blocks, pods) the node can still get from this pool (see the module docstring)."""
+    pool = usage.pool
+    family = node.families.get(pool.version or 0)
+    if not selected or family is None:
+        return 0, 0
+    blocks = min(max(0, node.max_blocks - family.blocks), usage.blocks_free)
+    free = sum(b.unallocated for b in usage.blocks if b.host == node.name)
+    addresses = free + blocks * pool.block_addresses
+    return blocks, max(0, min(addresses, node.max_pods - family.pods))
+
+
+def _node_families(state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> Iterator[Metric]:
+    block_rows, pod_rows = [], []
+    for usage, node, selected in node_pairs(state, result, pools):
+        blocks, pods = _headroom(usage, node, selected)
+        block_rows.append(((usage.pool.name, node.name), blocks))
+        pod_rows.append(((usage.pool.name, node.name), pods))
+    yield _gauge("node_block_headroom", "Blocks the node may still claim from the pool: its room under "
+                 "maxBlocksPerHost or the pool's free blocks, the smaller", ["pool", "node"], block_rows)
+    yield _gauge("node_pod_headroom", "Pods the node can still start with an address from the pool, capped "
+                 "by status.allocatable.pods less its pods", ["pool", "node"], pod_rows)
+    nodes = [n for n in result.usage.nodes if n.node is not None]
+    states = {
+        "no_pool": sum(1 for n in nodes if not any(f.pools for f in n.families.values())),
+        "at_block_limit": sum(1 for n in nodes if any(f.blocks >= n.max_blocks for f in n.families.values())),
+        "in_deficit": sum(1 for n in nodes if n.short_families()),
+    }
+    yield _gauge("nodes", "Nodes no enabled pool selects, nodes holding maxBlocksPerHost blocks, nodes that "
+                 "cannot reach their max pods within the block limit", ["state"],
+                 [((s,), count) for s, count in states.items()])
+
+
+def _leaks(result: AuditResult, off: set[str]) -> Metric:
+    leaks = result.summary.get("leaks") or {}
+    handles = result.summary.get("handles")
+    by_rule: dict[str, int] = {}
+    for finding in result.findings:
+        by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+    counts = {
+        "leaked_address": sum((leaks.get("confirmed") or {}).values()),
+        "suspect_address": sum((leaks.get("candidate") or {}).values()),
+        "orphaned_handle": handles["orphaned"] if handles else None,
+        "missing_handle": handles["missing"] if handles else None,
+        "stale_affinity": by_rule.get("affinity-stale", 0),
+        "invalid_block": by_rule.get("block-invalid", 0),
+    }
+    judged = [
+        ((cls,), counts[cls]) for cls, rule in LEAK_CLASSES
+        if rule not in result.skipped_rules and rule not in off and counts[cls] is not None
+    ]
+    return _gauge("ipam_leaks", "IPAM problems by class: addresses invalid past the grace period (leaked) or "
+                  "within it (suspect), orphaned and missing handles, stale affinities, invalid blocks",
+                  ["class"], judged)

@@ -433,6 +433,46 @@ def serve(tls_cert: str, tls_key: str, host: str, port: int, state: str, mode: s
 
 
 @main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9095, show_default=True,
+              help="HTTP port of /metrics, /healthz and /readyz (0: any free port).")
+@click.option("--interval", type=click.FloatRange(1, 86400), default=60, show_default=True,
+              help="Seconds from the start of one audit to the start of the next.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Kubeconfig [default: in-cluster service account, else $KUBECONFIG or ~/.kube/config].")
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context [default: current].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help=f"Policy file (audit section, rule levels) [default: {CONFIG_NAME} in the current "
+                   "folder or a parent].")
+def exporter(host: str, port: int, interval: float, kubeconfig: str | None, kube_context: str | None,
+             config_file: str | None) -> None:
+    """Publish the IPAM audit as Prometheus metrics (GET /metrics, /healthz, /readyz; docs/metrics.md).
+
+    Every --interval it lists the cluster read-only (paged, no watch, no datastore lock), audits it as
+    `audit --kubeconfig` does and replaces the series; a failed audit keeps the last good ones.
+    """
+    import logging
+
+    from .audit.model import policy_from
+    from .exporter.reader import Reader, api_client
+    from .exporter.server import Exporter, run
+    from .sources.kube import ClusterReadError
+    from .sources.kubeapi import Api
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    policy = policy_from(_policy(config_file))
+    try:
+        name, client = api_client(kubeconfig, kube_context)
+    except ClusterReadError as err:
+        _exit_with(str(err))
+    reader = Reader(Api(client), name)
+    try:
+        run(Exporter(reader.read, policy), host, port, interval)
+    except OSError as err:
+        _exit_with(f"exporter: cannot listen on {host}:{port}: {err.strerror or err}")
+
+
+@main.command()
 @click.option("--service", required=True, help="The webhook's Service name.")
 @click.option("--namespace", required=True, help="The Service's namespace.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write "

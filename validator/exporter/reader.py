@@ -194,6 +194,6 @@ class _Handles:
             for obj in page.get("items") or []:
                 if isinstance(obj, Mapping):
                     found = convert.handle(_typed(obj, self.api_version, "IPAMHandle"),
-                                           Source(f"{where}/{_key(obj)[0]}"))
+                                           f"{where}/{_key(obj)[0]}", 1)
                     if found is not None:
                         yield found

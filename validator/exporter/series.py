@@ -120,28 +120,43 @@ def node_pairs(state: AuditState, result: AuditResult, pools: list[PoolUsage]) \
     nodes = {n.name: n for n in result.usage.nodes if n.node is not None}
     selecting = selecting_pools(state.nodes, state.pools)
     selected = {name: {p.name for p in found} for name, found in selecting.items()}
+    chosen: dict[str, set[str]] = {}  # pool -> the nodes it selects
+    for node, names in selected.items():
+        for name in names:
+            chosen.setdefault(name, set()).add(node)
     for usage in pools:
-        holders = {b.host for b in usage.blocks if b.host}
-        for name in sorted(n for n in nodes if usage.pool.name in selected.get(n, ()) or n in holders):
-            yield usage, nodes[name], usage.pool.name in selected.get(name, ())
+        picked = chosen.get(usage.pool.name, set())
+        holders = {b.host for b in usage.blocks if b.host in nodes}
+        for name in sorted(picked | holders):
+            if name in nodes:
+                yield usage, nodes[name], name in picked
 
 
-def _headroom(usage: PoolUsage, node: NodeUsage, selected: bool) -> tuple[int, int]:
-    """(blocks, pods) the node can still get from this pool (see the module docstring)."""
+def _headroom(usage: PoolUsage, node: NodeUsage, selected: bool, free: int) -> tuple[int, int]:
+    """(blocks, pods) the node can still get from this pool, `free` addresses being left in its affine
+    blocks of the pool (see the module docstring)."""
     pool = usage.pool
     family = node.families.get(pool.version or 0)
     if not selected or family is None:
         return 0, 0
     blocks = min(max(0, node.max_blocks - family.blocks), usage.blocks_free)
-    free = sum(b.unallocated for b in usage.blocks if b.host == node.name)
     addresses = free + blocks * pool.block_addresses
     return blocks, max(0, min(addresses, node.max_pods - family.pods))
 
 
+def _free_by_host(usage: PoolUsage) -> dict[str, int]:
+    free: dict[str, int] = {}
+    for block in usage.blocks:
+        if block.host:
+            free[block.host] = free.get(block.host, 0) + block.unallocated
+    return free
+
+
 def _node_families(state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> Iterator[Metric]:
     block_rows, pod_rows = [], []
+    free_by_pool = {id(u): _free_by_host(u) for u in pools}
     for usage, node, selected in node_pairs(state, result, pools):
-        blocks, pods = _headroom(usage, node, selected)
+        blocks, pods = _headroom(usage, node, selected, free_by_pool[id(usage)].get(node.name, 0))
         block_rows.append(((usage.pool.name, node.name), blocks))
         pod_rows.append(((usage.pool.name, node.name), pods))
     yield _gauge("node_block_headroom", "Blocks the node may still claim from the pool: its room under "

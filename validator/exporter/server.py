@@ -16,6 +16,7 @@ thread only.
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import logging
 import signal
@@ -69,7 +70,11 @@ class Exporter:
         yield from process_families(last, self.failures)
 
     def run_once(self) -> bool:
+        """One pass. The cycle collector is paused while it reads and judges (a 5,000-node state is
+        millions of objects, which it would scan again and again: 30 % of the audit's time) and run once
+        after it."""
         started = time.monotonic()
+        gc.disable()
         try:
             state = self.read()
             result = audit(state, datetime.now(timezone.utc), self.policy)
@@ -81,7 +86,10 @@ class Exporter:
             log.warning("audit failed (%s), keeping the last good series: %s", type(err).__name__,
                         " ".join(str(err).split())[:500])
             ok = False
+        finally:
+            gc.enable()
         self.published = self._render()
+        gc.collect()
         return ok
 
     def loop(self, interval: float) -> None:

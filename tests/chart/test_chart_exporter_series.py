@@ -99,3 +99,12 @@ def test_the_rendered_command_is_one_exporter_accepts(values: dict[str, object] 
     assert (config is not None) == bool(values and "policy" in values)
     if config is not None:
         assert str(Path(config).parent) in mounts
+
+
+def test_the_readme_lists_every_dashboard_panel() -> None:
+    readme = (chart_render.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Exporter\n", 1)[1].split("\n## ", 1)[0]
+    board = json.loads(DASHBOARD.read_text())
+    titles = [p["title"] for p in board["panels"] if p["type"] != "row"]
+    assert len(titles) >= 15
+    assert [t for t in titles if t not in section] == []

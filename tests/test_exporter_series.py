@@ -183,3 +183,27 @@ def test_windows_reserved_block_ends_count_as_reserved(tmp_path: Path) -> None:
         'ippool_validator_pool_addresses{pool="win-ippool",state="reserved"} 4.0',
         'ippool_validator_pool_addresses{pool="win-ippool",state="free"} 59.0',
     ])
+
+
+def test_a_pool_that_no_longer_selects_the_node_gives_it_nothing_and_does_not_count(tmp_path: Path) -> None:
+    """Node m holds a block of `old` (its nodeSelector no longer matches) with 3 pods, and none of `new`;
+    maxBlocksPerHost is 1. libcalico-go's prepareAffinityBlocksForHost uses and counts only affine blocks
+    in pools that select the host, so m may still claim a block of `new`, and gets nothing from `old`."""
+    owners = {o: s.pod_owner("apps", f"p{o}", "m", NOW) for o in range(3)}
+    items = [s.ippool("old-ippool", "10.7.0.0/24", 'rack == "gone"', 26),
+             s.ippool("new-ippool", "10.8.0.0/24", "all()", 26), s.ipam_config(1),
+             s.block("10.7.0.0/26", owners, "m"), s.node("m", {"rack": "1"}),
+             *(s.pod("apps", f"p{o}", "m", [f"10.7.0.{o}"]) for o in range(3))]
+    s.write(tmp_path / "stranded.json", items)
+    state = read_dumps([str(tmp_path)], NOW)
+    text = exposition(snapshot(state, audit(state, NOW), 0.0, 0.0))
+    nodes = [line for line in samples(text) if line.startswith("ippool_validator_node")]
+    assert parsed(nodes) == parsed([
+        'ippool_validator_node_block_headroom{pool="new-ippool",node="m"} 1.0',
+        'ippool_validator_node_block_headroom{pool="old-ippool",node="m"} 0.0',
+        'ippool_validator_node_pod_headroom{pool="new-ippool",node="m"} 64.0',  # one /26, under 110 - 3
+        'ippool_validator_node_pod_headroom{pool="old-ippool",node="m"} 0.0',
+        'ippool_validator_nodes{state="no_pool"} 0.0',
+        'ippool_validator_nodes{state="at_block_limit"} 0.0',
+        'ippool_validator_nodes{state="in_deficit"} 1.0',  # 64 addresses within its limit, 107 pods to go
+    ])

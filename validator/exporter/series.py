@@ -8,17 +8,18 @@ Numbers the audit core does not state directly are worked out here from its util
 
 - per (pool, node), only where the pool selects the node (a workload pool: Calico's `determinePools`
   skips disabled ones) or the node holds a block of the pool. `node_block_headroom` is the smaller of the
-  node's room under `maxBlocksPerHost` in the pool's family (libcalico-go `autoAssign` counts the host's
-  affine blocks of that IP version against the limit) and the pool's free blocks; `node_pod_headroom` is the
-  free addresses of its affine blocks in that pool plus those claimable blocks' addresses, capped by
-  `status.allocatable.pods` less the pods it runs in that family. A pool that does not select the node gives
-  it no address (IPAM only assigns from the requested pools' affine blocks), so both are 0 there: the
-  series shows a node stranded on a pool that no longer selects it.
+  node's room under `maxBlocksPerHost` in the pool's family and the pool's free blocks; `node_pod_headroom`
+  is the free addresses of its affine blocks in that pool plus those claimable blocks' addresses, capped by
+  `status.allocatable.pods` less the pods it runs in that family. As libcalico-go `lib/ipam/ipam.go`
+  (`prepareAffinityBlocksForHost`, `autoAssign`) does it, only the host's affine blocks in pools that select
+  it are used and counted against the limit (`numBlocksOwned`): a pool that no longer selects the node gives
+  it nothing (both series 0, showing a stranded node) and its blocks there do not count.
+- `nodes{state="at_block_limit"}` is a node holding `maxBlocksPerHost` blocks (counted so) in some family,
+  free addresses left in them or not; `in_deficit` one whose free addresses and claimable blocks in a family
+  fall short of its max pods less its pods.
 - `pool_addresses{state="reserved"}` also counts the Windows-reserved ends of blocks (handle
   `windows-reserved-ipam-handle`, lib/ipam/ipam_block.go), which the audit counts as in use, as calicoctl
   does; an address allocated inside an IPReservation counts both as in use and as reserved.
-- `nodes{state="at_block_limit"}` is a node holding `maxBlocksPerHost` blocks in some family, free
-  addresses left in them or not.
 - a leak class is absent, not 0, when the audit could not judge it (its input was not read or its rule is
   off): a zero would say "no leaks" where nothing was looked at.
 """
@@ -113,65 +114,94 @@ def _pool_families(pools: list[PoolUsage]) -> Iterator[Metric]:
                  "(IPReservations, Windows-reserved block ends) and free", ["pool", "state"], addresses)
 
 
-def node_pairs(state: AuditState, result: AuditResult, pools: list[PoolUsage]) \
-        -> Iterator[tuple[PoolUsage, NodeUsage, bool]]:
-    """(pool, node, selected) for every existing node and pool where the pool selects the node or the node
-    holds a block of the pool, in (pool, node) name order."""
-    nodes = {n.name: n for n in result.usage.nodes if n.node is not None}
-    selecting = selecting_pools(state.nodes, state.pools)
-    selected = {name: {p.name for p in found} for name, found in selecting.items()}
-    chosen: dict[str, set[str]] = {}  # pool -> the nodes it selects
-    for node, names in selected.items():
-        for name in names:
-            chosen.setdefault(name, set()).add(node)
-    for usage in pools:
-        picked = chosen.get(usage.pool.name, set())
-        holders = {b.host for b in usage.blocks if b.host in nodes}
-        for name in sorted(picked | holders):
-            if name in nodes:
-                yield usage, nodes[name], name in picked
+@dataclass
+class _Nodes:
+    """What the per-node series need, worked out once: the pools selecting each existing node, and each
+    node's affine blocks (count, free addresses) by pool."""
+
+    usage: dict[str, NodeUsage]
+    selected: dict[str, set[str]]  # node -> names of the workload pools selecting it
+    held: dict[tuple[str, str], tuple[int, int]]  # (pool, node) -> its affine blocks there, free addresses
+
+    @classmethod
+    def of(cls, state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> _Nodes:
+        nodes = {n.name: n for n in result.usage.nodes if n.node is not None}
+        selecting = selecting_pools(state.nodes, state.pools)
+        held: dict[tuple[str, str], tuple[int, int]] = {}
+        for usage in pools:
+            for block in usage.blocks:
+                if block.host in nodes:
+                    count, free = held.get((usage.pool.name, block.host), (0, 0))
+                    held[(usage.pool.name, block.host)] = (count + 1, free + block.unallocated)
+        return cls(nodes, {n: {p.name for p in found} for n, found in selecting.items()}, held)
+
+    def pairs(self, pools: list[PoolUsage]) -> Iterator[tuple[PoolUsage, NodeUsage]]:
+        """Every (pool, existing node) where the pool selects the node or the node holds a block of it,
+        in (pool, node) name order."""
+        chosen: dict[str, set[str]] = {}
+        for node, names in self.selected.items():
+            for name in names:
+                chosen.setdefault(name, set()).add(node)
+        holders: dict[str, set[str]] = {}
+        for pool, node in self.held:
+            holders.setdefault(pool, set()).add(node)
+        for usage in pools:
+            name = usage.pool.name
+            for node in sorted((chosen.get(name, set()) | holders.get(name, set())) & self.usage.keys()):
+                yield usage, self.usage[node]
+
+    def counted(self, node: NodeUsage, family: int, by_version: dict[str, int]) -> tuple[int, int]:
+        """(blocks, free addresses) the node's limit counts in one family: its affine blocks in the pools
+        that select it (autoAssign's numBlocksOwned)."""
+        blocks = free = 0
+        for pool in self.selected.get(node.name, ()):
+            if by_version.get(pool) == family:
+                count, left = self.held.get((pool, node.name), (0, 0))
+                blocks, free = blocks + count, free + left
+        return blocks, free
 
 
-def _headroom(usage: PoolUsage, node: NodeUsage, selected: bool, free: int) -> tuple[int, int]:
-    """(blocks, pods) the node can still get from this pool, `free` addresses being left in its affine
-    blocks of the pool (see the module docstring)."""
+def _headroom(nodes: _Nodes, usage: PoolUsage, node: NodeUsage,
+              by_version: dict[str, int]) -> tuple[int, int]:
+    """(blocks, pods) the node can still get from this pool (see the module docstring)."""
     pool = usage.pool
     family = node.families.get(pool.version or 0)
-    if not selected or family is None:
+    if pool.name not in nodes.selected.get(node.name, ()) or family is None:
         return 0, 0
-    blocks = min(max(0, node.max_blocks - family.blocks), usage.blocks_free)
-    addresses = free + blocks * pool.block_addresses
-    return blocks, max(0, min(addresses, node.max_pods - family.pods))
+    owned, _ = nodes.counted(node, pool.version or 0, by_version)
+    blocks = min(max(0, node.max_blocks - owned), usage.blocks_free)
+    _, free = nodes.held.get((pool.name, node.name), (0, 0))
+    return blocks, max(0, min(free + blocks * pool.block_addresses, node.max_pods - family.pods))
 
 
-def _free_by_host(usage: PoolUsage) -> dict[str, int]:
-    free: dict[str, int] = {}
-    for block in usage.blocks:
-        if block.host:
-            free[block.host] = free.get(block.host, 0) + block.unallocated
-    return free
+def _states(nodes: _Nodes, by_version: dict[str, int]) -> dict[str, int]:
+    counts = {"no_pool": 0, "at_block_limit": 0, "in_deficit": 0}
+    for node in nodes.usage.values():
+        served = [(v, f) for v, f in node.families.items() if f.pools]
+        counts["no_pool"] += not served
+        owned = {v: nodes.counted(node, v, by_version) for v, _ in served}
+        counts["at_block_limit"] += any(blocks >= node.max_blocks for blocks, _ in owned.values())
+        counts["in_deficit"] += any(
+            owned[v][1] + max(0, node.max_blocks - owned[v][0]) * f.block_addresses < node.max_pods - f.pods
+            for v, f in served)
+    return counts
 
 
 def _node_families(state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> Iterator[Metric]:
+    nodes = _Nodes.of(state, result, pools)
+    by_version = {u.pool.name: u.pool.version or 0 for u in pools}
     block_rows, pod_rows = [], []
-    free_by_pool = {id(u): _free_by_host(u) for u in pools}
-    for usage, node, selected in node_pairs(state, result, pools):
-        blocks, pods = _headroom(usage, node, selected, free_by_pool[id(usage)].get(node.name, 0))
+    for usage, node in nodes.pairs(pools):
+        blocks, pods = _headroom(nodes, usage, node, by_version)
         block_rows.append(((usage.pool.name, node.name), blocks))
         pod_rows.append(((usage.pool.name, node.name), pods))
     yield _gauge("node_block_headroom", "Blocks the node may still claim from the pool: its room under "
                  "maxBlocksPerHost or the pool's free blocks, the smaller", ["pool", "node"], block_rows)
     yield _gauge("node_pod_headroom", "Pods the node can still start with an address from the pool, capped "
                  "by status.allocatable.pods less its pods", ["pool", "node"], pod_rows)
-    nodes = [n for n in result.usage.nodes if n.node is not None]
-    states = {
-        "no_pool": sum(1 for n in nodes if not any(f.pools for f in n.families.values())),
-        "at_block_limit": sum(1 for n in nodes if any(f.blocks >= n.max_blocks for f in n.families.values())),
-        "in_deficit": sum(1 for n in nodes if n.short_families()),
-    }
     yield _gauge("nodes", "Nodes no enabled pool selects, nodes holding maxBlocksPerHost blocks, nodes that "
                  "cannot reach their max pods within the block limit", ["state"],
-                 [((s,), count) for s, count in states.items()])
+                 [((s,), count) for s, count in _states(nodes, by_version).items()])
 
 
 def _leaks(result: AuditResult, off: set[str]) -> Metric:

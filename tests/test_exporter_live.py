@@ -149,3 +149,14 @@ def test_list_and_diff_decodes_only_what_changed(cluster: tuple[kf.FakeKube, Pat
     assert {b.resource.name: b.host for b in third.blocks}["10-0-1-64-26"] == "n1"
     assert len(reader.cache.blocks) == len(first.blocks) - 1
     client.close()
+
+
+def test_an_unusable_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from validator.cli import main
+
+    missing = tmp_path / "nope"
+    result = CliRunner().invoke(main, ["exporter", "--kubeconfig", str(missing), "--port", "0"])
+    assert result.exit_code == 2
+    assert str(missing) in result.output and "Traceback" not in result.output

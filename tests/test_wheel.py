@@ -208,11 +208,13 @@ def test_the_core_install_is_only_what_lint_needs(core: Path) -> None:
 
 
 def test_every_module_outside_the_front_ends_imports_with_the_core_only(core: Path) -> None:
-    """Only `validator.webhook` and `validator.certs` may need the extra at import time (cli imports them
-    inside the commands); everything else, `sources.kube` included, imports with the core alone."""
+    """Only `validator.webhook`, `validator.certs` and `validator.exporter` may need the extra at import time
+    (cli imports them inside the commands); everything else, `sources.kube` included, imports with the core
+    alone."""
     probe = ("import importlib, pkgutil, validator\n"
              "names = [m.name for m in pkgutil.walk_packages(validator.__path__, 'validator.')\n"
-             "         if not m.name.startswith(('validator.webhook', 'validator.certs'))]\n"
+             "         if not m.name.startswith(\n"
+             "             ('validator.webhook', 'validator.certs', 'validator.exporter'))]\n"
              "for name in names:\n"
              "    importlib.import_module(name)\n"
              "print(len(names))\n")
@@ -235,6 +237,7 @@ def test_lint_audit_and_rules_work_with_the_core_only(core: Path, tmp_path: Path
     pytest.param(["certs", "--service", "webhook", "--namespace", "ns", "--out", "out"], id="certs"),
     pytest.param(["lint", "--kubeconfig", "kubeconfig", "."], id="lint-kubeconfig"),
     pytest.param(["audit", "--kubeconfig", "kubeconfig"], id="audit-kubeconfig"),
+    pytest.param(["exporter", "--kubeconfig", "kubeconfig"], id="exporter"),
 ])
 def test_a_command_that_needs_the_webhook_extra_says_how_to_add_it(core: Path, tmp_path: Path,
                                                                     args: list[str]) -> None:

@@ -453,6 +453,7 @@ def exporter(host: str, port: int, interval: float, kubeconfig: str | None, kube
     """
     import logging
 
+    _require_extra("exporter", "prometheus_client", "kubernetes")
     from .audit.model import policy_from
     from .exporter.reader import Reader, api_client
     from .exporter.server import Exporter, run

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "validator"
 FRONT_ENDS = {"cli", "webhook"}
 # The core knows no reader, no rule and no front end.
 CORE = {"selector", "addresses", "schemas", "model", "exemptions", "view", "nodeindex", "analysis"}
-LAYERS_ABOVE_RULES = {"sources", "engine", "report", "webhook", "cli", "outputs", "certs"}
+LAYERS_ABOVE_RULES = {"sources", "engine", "report", "webhook", "cli", "outputs", "certs", "exporter"}
 
 
 def unit(path: Path) -> list[str]:

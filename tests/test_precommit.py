@@ -96,9 +96,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("precommit-home")
 
 
-@pytest.fixture(scope="module")
-def hook_repo(home: Path) -> Path:
-    """This project as pre-commit sees a hook repository: a git repository with one commit."""
+def make_hook_repo(home: Path) -> Path:
+    """This project as pre-commit sees a hook repository: a git repository with one commit (also used by
+    tests/test_samples.py)."""
     repo = home / "ippool-validator"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for folder in ("validator", "policies"):
@@ -112,6 +112,11 @@ def hook_repo(home: Path) -> Path:
     git(repo, env, "add", ".")
     git(repo, env, "commit", "-q", "-m", "ippool-validator under test")
     return repo
+
+
+@pytest.fixture(scope="module")
+def hook_repo(home: Path) -> Path:
+    return make_hook_repo(home)
 
 
 @pytest.fixture()

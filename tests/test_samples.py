@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lint_support import run_cli
-from test_precommit import HOOK_ID, ROOT, environment, git, pre_commit
+from test_precommit import HOOK_ID, environment, git, make_hook_repo, pre_commit
 
 SAMPLE = Path(__file__).parent / "samples" / "manifest-repo"
 MISTAKE = ("clusters/prod/pools.yaml:2: error pool-overlap: IPPool/rack-7 (10.244.7.0/24) overlaps "
@@ -33,18 +33,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hook_repo(home: Path) -> Path:
-    """This working tree as a hook repository, built as tests/test_precommit.py builds it."""
-    repo = home / "ippool-validator"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for folder in ("validator", "policies"):
-        shutil.copytree(ROOT / folder, repo / folder, symlinks=True, ignore=ignore)
-    for name in ("pyproject.toml", ".pre-commit-hooks.yaml", "README.md"):
-        shutil.copy2(ROOT / name, repo / name)
-    env = environment(home)
-    git(repo, env, "init", "-q", "-b", "main")
-    git(repo, env, "add", ".")
-    git(repo, env, "commit", "-q", "-m", "ippool-validator under test")
-    return repo
+    return make_hook_repo(home)
 
 
 def sample_copy(tmp_path: Path) -> Path:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import zipfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhook_support import STATE, Server, free_port, pool, review, wait_until
+from tests.webhook_support import STATE, Server, free_port, pool, review, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -277,12 +276,7 @@ def serving(bin_dir: Path, tmp_path: Path) -> Iterator[Server]:
         wait_until(ready, 60, lambda: f"serve did not become ready:\n{server.logs()}")
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def test_the_webhook_install_lints_and_judges_real_admission_reviews(webhook: Path, tmp_path: Path) -> None:

@@ -98,12 +98,17 @@ def running_server(tmp: Path, args: Sequence[str] = ("--state", str(STATE)),
                    lambda: f"the server did not start:\n{server.logs()}")
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, as the kubelet sends it; SIGKILL if the server has not exited within 15 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def _answers(server: Server, path: str) -> bool:

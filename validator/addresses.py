@@ -44,12 +44,15 @@ def parse_network(text: str, strict: bool = True) -> IPNet:
     address, slash, prefix = text.partition("/")
     if not slash:
         raise AddressError(f"{text!r} is not a CIDR (no /prefix)")
-    parse_address(address)
+    if "%" in address:
+        parse_address(address)  # says which zone
     if not (prefix.isascii() and prefix.isdigit()):
+        parse_address(address)  # a bad address is the first thing to say
         raise AddressError(f"{text!r} is not a CIDR (the prefix must be a number of bits)")
     try:
         return ipaddress.ip_network(text, strict=strict)
     except ValueError as err:
+        parse_address(address)  # the address's own error, when that is what is wrong
         raise AddressError(f"{text!r} is not a CIDR ({err})") from None
 
 

@@ -32,6 +32,8 @@ def describe_error(error: ValidationError) -> str:
         return f"{where} {error.instance!r} is not one of {allowed} (case-sensitive)"
     if error.validator == "type":
         return f"{where} {error.instance!r} is not of type {error.validator_value}"
+    if error.validator == "maxItems":  # the instance was cut for explaining (schemas.past_max_items_cut)
+        return f"{where} has more than {error.validator_value} items (the most it may have)"
     return f"{where}: {error.message}"
 
 

@@ -168,6 +168,14 @@ def _ipam(resource: Resource, source: Source, obj: Mapping[str, Any],
     return IPAMSettings(resource, source, limit, strict is True, spec, annotations)
 
 
+# The Installation CRD allows at most this many ipPools (its maxItems; schemas/installation.schema.json says
+# the same, and tests/test_schema_limits.py holds the two equal). The API server refuses a longer list before
+# any webhook or the operator sees it, so no cluster has those pools: schema-invalid reports the excess, and
+# pools are built from the entries the CRD allows, so that an oversized object (only a client on the
+# webhook's port can send one) costs what 25 entries cost instead of one pool per entry.
+OPERATOR_MAX_POOLS = 25
+
+
 def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, annotations: dict[str, str],
                     into: Cluster, item_path: tuple[str | int, ...], node: yaml.Node | None) -> None:
     """Each `spec.calicoNetwork.ipPools[]` entry is a pool the operator will create, with its defaults."""
@@ -183,6 +191,7 @@ def _operator_pools(file: str, line: int, obj: Mapping[str, Any], name: str, ann
     entries = network.get("ipPools")
     if not isinstance(entries, list):
         return
+    entries = entries[:OPERATOR_MAX_POOLS]
     names = operator_pool_names(entries)
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):

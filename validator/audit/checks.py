@@ -190,7 +190,8 @@ def node_headroom(ctx: AuditContext) -> Iterator[Finding]:
             yield ctx.finding(
                 f"{usage.node.resource} holds {family.blocks} of its {usage.max_blocks} "
                 f"{family_name(family.family)}"
-                f" blocks (maxBlocksPerHost) with {family.free_in_blocks} free address(es): it runs "
+                f" blocks (maxBlocksPerHost) in the pools that select it, with {family.free_in_blocks} "
+                "free address(es): it runs "
                 f"{family.pods} pods and can get {capacity} more addresses, {short} short of its "
                 f"{usage.max_pods} max pods",
                 usage.node.resource,

@@ -3,7 +3,17 @@
 Exhaustion is about blocks (libcalico-go `lib/ipam/ipam.go` autoAssign): a node first fills its affine
 blocks, then claims a free block of a pool that selects it, and at `maxBlocksPerHost` (0 means 20) it fails
 with "cannot allocate new block due to per host block limit" without borrowing. So each pool counts its
-blocks total / allocated / free beside its addresses, and each node its blocks held against that limit.
+blocks total / allocated / free beside its addresses, and each node its blocks against that limit.
+
+Which of a node's blocks count, and which it may use, is `prepareAffinityBlocksForHost` in the same file
+(read at projectcalico/calico master 87c15906): it takes the pools `determinePools` picks for the host
+(enabled, Automatic, nodeSelector matching) and `filterPoolsByUse` keeps for Workload, lists the host's
+affine blocks of the family, and keeps those whose base address one of these pools contains
+(`filterBlocksByPools`). `autoAssign` assigns only from those and sets `numBlocksOwned := len(affBlocks)`
+against the limit. So a block in a pool that no longer selects the node neither counts nor serves it (a
+stranded node gets nothing new there), and a block in another family's or a non-Workload pool does not
+count. This module is the one place that works it out: the audit's JSON and text, the `node-headroom`
+rule and the exporter's series all read `NodeUsage`.
 
 Counts follow `calicoctl ipam show` (calicoctl/commands/ipam/show.go): a block's addresses in use are its
 ordinals not in `unallocated` (cooling and Windows-reserved addresses included); reserved addresses are
@@ -50,8 +60,9 @@ class FamilyUsage:
     """One node's standing in one IP family: blocks held against its limit and what they can still take."""
 
     family: int
-    blocks: int = 0
-    free_in_blocks: int = 0  # unallocated addresses in its affine blocks
+    blocks: int = 0  # affine blocks counted against its limit: those in pools that select it
+    free_in_blocks: int = 0  # unallocated addresses in those blocks
+    held: int = 0  # all its affine blocks of the family, counted or not
     block_addresses: int = 0  # addresses of a new block from the first pool that selects it
     pods: int = 0  # pod addresses it holds (live count)
     pools: list[str] = field(default_factory=list)  # workload pools that select it, in the order IPAM tries
@@ -83,38 +94,31 @@ class NodeUsage:
     addresses_in_use: int = 0
     borrowed: int = 0
     selected: list[PoolUsage] = field(default_factory=list)  # workload pools that select it
-    held: dict[int, tuple[PoolUsage, int, int]] = field(
-        default_factory=dict
-    )  # id(pool usage) -> blocks, free
+    held: dict[int, tuple[PoolUsage, int]] = field(default_factory=dict)  # id(pool usage) -> its blocks
+    usable: dict[int, int] = field(default_factory=dict)  # id(selecting pool usage) -> free addresses
 
     def pool_headroom(self) -> list[PoolHeadroom]:
         """Per pool that selects it or of which it holds a block, in pool name order (what an exporter
-        publishes per (pool, node) pair, instead of a series for every node under every pool)."""
+        publishes per (pool, node) pair, instead of a series for every node under every pool). A pool that
+        does not select it gives it nothing, whatever its blocks there hold (prepareAffinityBlocksForHost)."""
         pairs = {id(u): u for u in self.selected} | {key: entry[0] for key, entry in self.held.items()}
         selected = {id(u) for u in self.selected}
         found = []
         for key, usage in sorted(pairs.items(), key=lambda item: item[1].pool.name):
+            _, blocks = self.held.get(key, (usage, 0))
             family = self.families.get(usage.pool.version or 4)
-            held_blocks, pods = (family.blocks, family.pods) if family else (0, 0)
-            _, blocks, free = self.held.get(key, (usage, 0, 0))
-            claimable = (
-                min(max(0, self.max_blocks - held_blocks), usage.blocks_free) if key in selected else 0
-            )
-            addresses = free + claimable * usage.pool.block_addresses
-            found.append(
-                PoolHeadroom(
-                    usage.pool.name,
-                    key in selected,
-                    blocks,
-                    claimable,
-                    min(max(0, self.max_pods - pods), addresses),
-                )
-            )
+            claimable = pods = 0
+            if key in selected and family is not None:
+                claimable = min(max(0, self.max_blocks - family.blocks), usage.blocks_free)
+                addresses = self.usable.get(key, 0) + claimable * usage.pool.block_addresses
+                pods = min(max(0, self.max_pods - family.pods), addresses)
+            found.append(PoolHeadroom(usage.pool.name, key in selected, blocks, claimable, pods))
         return found
 
     @property
     def blocks(self) -> int:
-        return sum(f.blocks for f in self.families.values())
+        """All its affine blocks, counted against its limit or not."""
+        return sum(f.held for f in self.families.values())
 
     @property
     def pod_headroom(self) -> int:
@@ -127,7 +131,9 @@ class NodeUsage:
 
     @property
     def at_block_limit(self) -> bool:
-        return any(f.blocks >= self.max_blocks and f.free_in_blocks == 0 for f in self.families.values())
+        """It may claim no new block in some family (autoAssign's `numBlocksOwned >= maxNumBlocks`), free
+        addresses left in its blocks or not."""
+        return any(f.blocks >= self.max_blocks for f in self.families.values())
 
     def short_families(self) -> list[FamilyUsage]:
         """Families in which the block limit keeps it from reaching its max pods."""
@@ -294,13 +300,11 @@ def _nodes(
         version = block.network.version
         if block.host:
             owner = node_usage(block.host)
-            held = owner.families.setdefault(version, FamilyUsage(version))
-            held.blocks += 1
-            held.free_in_blocks += block.unallocated
+            _count_affine_block(owner, block, owner.families.setdefault(version, FamilyUsage(version)))
             in_pool = pool_of.get(id(block))
             if in_pool is not None:
-                _, blocks, free = owner.held.get(id(in_pool), (in_pool, 0, 0))
-                owner.held[id(in_pool)] = (in_pool, blocks + 1, free + block.unallocated)
+                _, blocks = owner.held.get(id(in_pool), (in_pool, 0))
+                owner.held[id(in_pool)] = (in_pool, blocks + 1)
         for allocation in block.allocations:
             if not allocation.node:
                 continue
@@ -311,3 +315,18 @@ def _nodes(
             if allocation.is_pod:
                 holder.families.setdefault(version, FamilyUsage(version)).pods += 1
     return sorted(usages.values(), key=lambda u: u.name)
+
+
+def _count_affine_block(owner: NodeUsage, block: Block, family: FamilyUsage) -> None:
+    """Count one of the node's affine blocks: against its limit, and as free addresses of the first
+    selecting pool (name order) that contains the block's base address, only if such a pool exists
+    (libcalico-go lib/ipam/ipam.go `filterBlocksByPools` over the pools that select the host)."""
+    family.held += 1
+    base = block.network.network_address
+    for usage in owner.selected:
+        net = usage.pool.network
+        if net is not None and net.version == base.version and base in net:
+            family.blocks += 1
+            family.free_in_blocks += block.unallocated
+            owner.usable[id(usage)] = owner.usable.get(id(usage), 0) + block.unallocated
+            return

@@ -4,19 +4,13 @@
 after each complete audit, so a scrape never sees half of one pass, and memory follows the current
 cluster, never its history.
 
-Numbers the audit core does not state directly are worked out here from its utilisation:
+The per-node numbers are the audit's own (`validator.audit.utilisation.NodeUsage`, which follows
+libcalico-go `lib/ipam/ipam.go` `prepareAffinityBlocksForHost` and `autoAssign`), so `audit --format json`
+and these series never disagree; nothing here counts blocks itself:
 
-- per (pool, node), only where the pool selects the node (a workload pool: Calico's `determinePools`
-  skips disabled ones) or the node holds a block of the pool. `node_block_headroom` is the smaller of the
-  node's room under `maxBlocksPerHost` in the pool's family and the pool's free blocks; `node_pod_headroom`
-  is the free addresses of its affine blocks in that pool plus those claimable blocks' addresses, capped by
-  `status.allocatable.pods` less the pods it runs in that family. As libcalico-go `lib/ipam/ipam.go`
-  (`prepareAffinityBlocksForHost`, `autoAssign`) does it, only the host's affine blocks in pools that select
-  it are used and counted against the limit (`numBlocksOwned`): a pool that no longer selects the node gives
-  it nothing (both series 0, showing a stranded node) and its blocks there do not count.
-- `nodes{state="at_block_limit"}` is a node holding `maxBlocksPerHost` blocks (counted so) in some family,
-  free addresses left in them or not; `in_deficit` one whose free addresses and claimable blocks in a family
-  fall short of its max pods less its pods.
+- per (pool, node), only where the pool selects the node or the node holds a block of the pool (its
+  `pool_headroom()`): a pool that no longer selects the node gives it nothing (both series 0).
+- `nodes{...}` is the audit summary's `nodesByState`.
 - `pool_addresses{state="reserved"}` also counts the Windows-reserved ends of blocks (handle
   `windows-reserved-ipam-handle`, lib/ipam/ipam_block.go), which the audit counts as in use, as calicoctl
   does; an address allocated inside an IPReservation counts both as in use and as reserved.
@@ -33,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ..audit.core import AuditResult
 from ..audit.model import WINDOWS_HANDLE, AuditState
-from ..audit.utilisation import NodeUsage, PoolUsage, selecting_pools
+from ..audit.utilisation import PoolUsage
 
 PREFIX = "ippool_validator"
 LEAK_CLASSES = (  # class label -> the audit rule that judges it
@@ -66,7 +60,7 @@ def snapshot(state: AuditState, result: AuditResult, finished_at: float, duratio
     pools = [u for u in result.usage.pools if u.pool.network is not None]
     families = (
         *_pool_families(pools),
-        *_node_families(state, result, pools),
+        *_node_families(result),
         _leaks(result, set(off_rules)),
         _gauge("max_blocks_per_host", "The block limit per host IPAM applies (IPAMConfiguration "
                "maxBlocksPerHost, 0 meaning 20)", [], [((), result.usage.max_blocks)]),
@@ -114,94 +108,20 @@ def _pool_families(pools: list[PoolUsage]) -> Iterator[Metric]:
                  "(IPReservations, Windows-reserved block ends) and free", ["pool", "state"], addresses)
 
 
-@dataclass
-class _Nodes:
-    """What the per-node series need, worked out once: the pools selecting each existing node, and each
-    node's affine blocks (count, free addresses) by pool."""
-
-    usage: dict[str, NodeUsage]
-    selected: dict[str, set[str]]  # node -> names of the workload pools selecting it
-    held: dict[tuple[str, str], tuple[int, int]]  # (pool, node) -> its affine blocks there, free addresses
-
-    @classmethod
-    def of(cls, state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> _Nodes:
-        nodes = {n.name: n for n in result.usage.nodes if n.node is not None}
-        selecting = selecting_pools(state.nodes, state.pools)
-        held: dict[tuple[str, str], tuple[int, int]] = {}
-        for usage in pools:
-            for block in usage.blocks:
-                if block.host in nodes:
-                    count, free = held.get((usage.pool.name, block.host), (0, 0))
-                    held[(usage.pool.name, block.host)] = (count + 1, free + block.unallocated)
-        return cls(nodes, {n: {p.name for p in found} for n, found in selecting.items()}, held)
-
-    def pairs(self, pools: list[PoolUsage]) -> Iterator[tuple[PoolUsage, NodeUsage]]:
-        """Every (pool, existing node) where the pool selects the node or the node holds a block of it,
-        in (pool, node) name order."""
-        chosen: dict[str, set[str]] = {}
-        for node, names in self.selected.items():
-            for name in names:
-                chosen.setdefault(name, set()).add(node)
-        holders: dict[str, set[str]] = {}
-        for pool, node in self.held:
-            holders.setdefault(pool, set()).add(node)
-        for usage in pools:
-            name = usage.pool.name
-            for node in sorted((chosen.get(name, set()) | holders.get(name, set())) & self.usage.keys()):
-                yield usage, self.usage[node]
-
-    def counted(self, node: NodeUsage, family: int, by_version: dict[str, int]) -> tuple[int, int]:
-        """(blocks, free addresses) the node's limit counts in one family: its affine blocks in the pools
-        that select it (autoAssign's numBlocksOwned)."""
-        blocks = free = 0
-        for pool in self.selected.get(node.name, ()):
-            if by_version.get(pool) == family:
-                count, left = self.held.get((pool, node.name), (0, 0))
-                blocks, free = blocks + count, free + left
-        return blocks, free
-
-
-def _headroom(nodes: _Nodes, usage: PoolUsage, node: NodeUsage,
-              by_version: dict[str, int]) -> tuple[int, int]:
-    """(blocks, pods) the node can still get from this pool (see the module docstring)."""
-    pool = usage.pool
-    family = node.families.get(pool.version or 0)
-    if pool.name not in nodes.selected.get(node.name, ()) or family is None:
-        return 0, 0
-    owned, _ = nodes.counted(node, pool.version or 0, by_version)
-    blocks = min(max(0, node.max_blocks - owned), usage.blocks_free)
-    _, free = nodes.held.get((pool.name, node.name), (0, 0))
-    return blocks, max(0, min(free + blocks * pool.block_addresses, node.max_pods - family.pods))
-
-
-def _states(nodes: _Nodes, by_version: dict[str, int]) -> dict[str, int]:
-    counts = {"no_pool": 0, "at_block_limit": 0, "in_deficit": 0}
-    for node in nodes.usage.values():
-        served = [(v, f) for v, f in node.families.items() if f.pools]
-        counts["no_pool"] += not served
-        owned = {v: nodes.counted(node, v, by_version) for v, _ in served}
-        counts["at_block_limit"] += any(blocks >= node.max_blocks for blocks, _ in owned.values())
-        counts["in_deficit"] += any(
-            owned[v][1] + max(0, node.max_blocks - owned[v][0]) * f.block_addresses < node.max_pods - f.pods
-            for v, f in served)
-    return counts
-
-
-def _node_families(state: AuditState, result: AuditResult, pools: list[PoolUsage]) -> Iterator[Metric]:
-    nodes = _Nodes.of(state, result, pools)
-    by_version = {u.pool.name: u.pool.version or 0 for u in pools}
-    block_rows, pod_rows = [], []
-    for usage, node in nodes.pairs(pools):
-        blocks, pods = _headroom(nodes, usage, node, by_version)
-        block_rows.append(((usage.pool.name, node.name), blocks))
-        pod_rows.append(((usage.pool.name, node.name), pods))
+def _node_families(result: AuditResult) -> Iterator[Metric]:
+    nodes = [n for n in result.usage.nodes if n.node is not None]
+    pairs = sorted(((h.pool, n.name), h) for n in nodes for h in n.pool_headroom())
+    states = result.summary["nodesByState"]
     yield _gauge("node_block_headroom", "Blocks the node may still claim from the pool: its room under "
-                 "maxBlocksPerHost or the pool's free blocks, the smaller", ["pool", "node"], block_rows)
+                 "maxBlocksPerHost or the pool's free blocks, the smaller", ["pool", "node"],
+                 [(key, h.block_headroom) for key, h in pairs])
     yield _gauge("node_pod_headroom", "Pods the node can still start with an address from the pool, capped "
-                 "by status.allocatable.pods less its pods", ["pool", "node"], pod_rows)
+                 "by status.allocatable.pods less its pods", ["pool", "node"],
+                 [(key, h.pod_headroom) for key, h in pairs])
     yield _gauge("nodes", "Nodes no enabled pool selects, nodes holding maxBlocksPerHost blocks, nodes that "
                  "cannot reach their max pods within the block limit", ["state"],
-                 [((s,), count) for s, count in _states(nodes, by_version).items()])
+                 [(("no_pool",), states["noPool"]), (("at_block_limit",), states["atBlockLimit"]),
+                  (("in_deficit",), states["inDeficit"])])
 
 
 def _leaks(result: AuditResult, off: set[str]) -> Metric:

@@ -15,18 +15,23 @@ from .base import audit_rule
     "warning",
     "A node that cannot reach its max pods within its block limit",
     calico='libcalico-go lib/ipam/ipam.go autoAssign fails with "cannot allocate new block due to per '
-    'host block limit" (maxBlocksPerHost, 0 means 20) and does not borrow',
+    'host block limit" (maxBlocksPerHost, 0 means 20) and does not borrow; prepareAffinityBlocksForHost '
+    'counts only affine blocks in pools that select the node',
     needs=("nodes",),
 )
 def node_headroom(ctx: AuditContext) -> Iterable[Finding]:
     """
     ## What it does
-    For each node and IP family its pools serve, counts the blocks affine to it, the free addresses in
-    them and the pod addresses it holds now, and works out how many more addresses it can get within
-    `maxBlocksPerHost` (IPAMConfiguration `default`; 0 or absent means 20): the free ones plus whole
-    new blocks of its first pool. It reports the node when that is less than its remaining pods
-    (`status.allocatable.pods`, else `max-pods`, minus those it runs). This is `node-block-limit` on
-    the cluster as it is: blocks already claimed, partly used or from another pool count as they are.
+    For each node and IP family its pools serve, counts the blocks affine to it in the pools that
+    select it (enabled, Automatic, allowing Workload), the free addresses in them and the pod addresses
+    it holds now, and works out how many more addresses it can get within `maxBlocksPerHost`
+    (IPAMConfiguration `default`; 0 or absent means 20): the free ones plus whole new blocks of its
+    first pool. It reports the node when that is less than its remaining pods (`status.allocatable.pods`,
+    else `max-pods`, minus those it runs). This is `node-block-limit` on the cluster as it is: blocks
+    already claimed or partly used count as they are. A block of a pool that no longer selects the node
+    neither counts against its limit nor gives it addresses, as in libcalico-go `lib/ipam/ipam.go`
+    (`prepareAffinityBlocksForHost` keeps only affine blocks inside the selecting pools, and
+    `autoAssign` counts `numBlocksOwned` over them).
 
     ## Why is this bad?
     At the limit the next pod fails with "cannot allocate new block due to per host block limit"

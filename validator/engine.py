@@ -12,26 +12,18 @@ from dataclasses import dataclass, field
 from .analysis import ClusterView
 from .config import Config
 from .exemptions import Exemptions
-from .model import IGNORE_ANNOTATION, Cluster, Finding, Skipped
+from .model import IGNORE_ANNOTATION, Cluster, Finding, FindingCounts, Skipped
 from .rules import REGISTRY, Rule
 from .rules.base import Context, Focus
 from .view import View
 
 
 @dataclass
-class Result:
+class Result(FindingCounts):
     findings: list[Finding] = field(default_factory=list)
     ignored: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, reason)
     skipped_rules: list[str] = field(default_factory=list)  # rules that could not run (no nodes known)
     skipped: list[Skipped] = field(default_factory=list)  # files not linted on purpose, with the reason
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
 
 
 def enabled_rules(config: Config) -> list[Rule]:

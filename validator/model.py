@@ -387,6 +387,20 @@ class Finding:
                        self.related, self.subject)
 
 
+class FindingCounts:
+    """The error and warning counts of a result that holds `findings` (lint's, the audit's, a report's)."""
+
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A file not linted on purpose (a Helm template, YAML that is not ours and does not parse), and why."""

@@ -15,7 +15,7 @@ from typing import Any
 from ..config import Config
 from ..engine import Result, apply_policy
 from ..exemptions import exemptions
-from ..model import Cluster, Finding
+from ..model import Cluster, Finding, FindingCounts
 from .analysis import Analysis
 from .context import AuditContext
 from .forecast import Forecast, from_timestamps, from_two_states
@@ -26,7 +26,7 @@ FORECAST_WINDOW = timedelta(days=7)
 
 
 @dataclass
-class AuditResult:
+class AuditResult(FindingCounts):
     findings: list[Finding]
     usage: Utilisation
     summary: dict[str, Any]
@@ -34,14 +34,6 @@ class AuditResult:
     now: datetime
     ignored: list[tuple[Finding, str]] = field(default_factory=list)
     skipped_rules: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
 
 
 def audit(

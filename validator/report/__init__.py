@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..model import Finding, Skipped
+from ..model import Finding, FindingCounts, Skipped
 from ..rules import REGISTRY, Rule
 
 
 @dataclass
-class Report:
+class Report(FindingCounts):
     """What a lint run found, with the counts a summary needs.
 
     `objects` counts the Calico objects read (pools, reservations, IPAM settings, Installations), `None` when
@@ -31,14 +31,6 @@ class Report:
     # only this target's rules (lint, audit) in the SARIF rule list and the JUnit cases; None: every rule
     target: str | None = field(default=None, kw_only=True)
     skipped: list[Skipped] = field(default_factory=list, kw_only=True)  # files not linted on purpose
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
 
     @property
     def no_objects(self) -> bool:

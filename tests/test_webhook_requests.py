@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhook_support import CLI, STATE, Server, node, pool, review, running_server
+from tests.webhook_support import CLI, STATE, Server, node, pool, review, running_server, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +210,9 @@ def test_several_workers_count_in_one_metrics_view(tmp_path_factory: pytest.Temp
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics")}
     (tmp / "metrics").mkdir()
     with running_server(tmp, ("--state", str(STATE), "--workers", "2"), env=env) as server:
+        # the first worker's answer made the server ready; on a loaded machine the second may still be booting
+        wait_until(lambda: server.logs().count("Booting worker") == 2, 30,
+                   lambda: f"the second worker did not boot:\n{server.logs()}")
         for _ in range(6):  # a new connection each time, so both workers get some
             server.review(review("DELETE", old=pool("rack-2", "10.10.2.0/24", 'rack == "2"')))
         _, _, data = server.request("GET", "/metrics")

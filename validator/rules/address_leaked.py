@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -50,4 +52,6 @@ def address_leaked(ctx: AuditContext) -> Iterable[Finding]:
     Let kube-controllers release it (check it runs), or release it with `calicoctl ipam check -o
     report.json` and `calicoctl ipam release --from-report report.json`.
     """
+    from ..audit import checks
+
     return checks.leaked_addresses(ctx)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -43,4 +45,6 @@ def affinity_stale(ctx: AuditContext) -> Iterable[Finding]:
     Make sure kube-controllers runs with the node controller enabled; it releases the affinity once
     the node's addresses are released.
     """
+    from ..audit import checks
+
     return checks.stale_affinities(ctx)

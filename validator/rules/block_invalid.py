@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -43,4 +45,6 @@ def block_invalid(ctx: AuditContext) -> Iterable[Finding]:
       unallocated: [1, 2, 3]
     ```
     """
+    from ..audit import checks
+
     return checks.invalid_blocks(ctx)

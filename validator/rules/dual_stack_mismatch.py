@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -44,4 +46,6 @@ def dual_stack_mismatch(ctx: AuditContext) -> Iterable[Finding]:
     Configure the cluster dual-stack (API server, controller manager and kube-proxy with both service
     and pod CIDRs), or remove the IPv6 pool and `assign_ipv6` from the CNI configuration.
     """
+    from ..audit import checks
+
     return checks.dual_stack_mismatch(ctx)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -41,4 +43,6 @@ def handle_orphaned(ctx: AuditContext) -> Iterable[Finding]:
     Delete the handle, or `calicoctl ipam check -o report.json` and `calicoctl ipam release
     --from-report report.json`, which releases handles with no matching IPs.
     """
+    from ..audit import checks
+
     return checks.orphaned_handles(ctx)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -45,4 +47,6 @@ def node_headroom(ctx: AuditContext) -> Iterable[Finding]:
     Raise `maxBlocksPerHost` in the IPAMConfiguration, use a larger blockSize for its pool, and let
     kube-controllers release leaked addresses.
     """
+    from ..audit import checks
+
     return checks.node_headroom(ctx)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..audit import checks
-from ..audit.context import AuditContext
 from ..model import Finding
 from .base import audit_rule
+
+if TYPE_CHECKING:  # the audit package is imported when an audit runs, not by lint
+    from ..audit.context import AuditContext
 
 
 @audit_rule(
@@ -45,4 +47,6 @@ def pool_blocks_low(ctx: AuditContext) -> Iterable[Finding]:
       blockSize: 26
     ```
     """
+    from ..audit import checks
+
     return checks.pool_free_blocks(ctx)

@@ -27,35 +27,24 @@ import argparse
 import json
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from reviews import admission as review
+from reviews import memory_state
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from validator.config import Config  # noqa: E402
-from validator.model import Cluster  # noqa: E402
-from validator.sources.manifests import add_object  # noqa: E402
 from validator.webhook.app import Settings, create_app  # noqa: E402
-from validator.webhook.snapshot import Snapshot  # noqa: E402
-from validator.webhook.state import StaticState, settle, state_cluster  # noqa: E402
 
 V1 = "crd.projectcalico.org/v1"
 
 
-class MemoryState(StaticState):
-    """A StaticState built from objects in memory instead of a folder."""
-
-    def __init__(self, objects: list[dict[str, Any]]) -> None:
-        into = Cluster()
-        for i, obj in enumerate(objects):
-            add_object("bench", i + 1, obj, into)
-        cluster = state_cluster(into.pools, into.nodes, into.reservations, into.ipam, nodes_known=True)
-        self._synced = time.time()
-        self._snapshot = Snapshot(cluster, 1, self._synced).warm()
-        settle()
+def admission(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> bytes:
+    return review(operation, obj, old, compact=True)  # compact: the body limit counts bytes
 
 
 def node(i: int, rack: int) -> dict[str, Any]:
@@ -80,16 +69,6 @@ def fallback(**spec: Any) -> dict[str, Any]:
 def state_objects(pools: int, nodes: int) -> list[dict[str, Any]]:
     racks = pools - 1
     return [*(rack_pool(k) for k in range(racks)), fallback(), *(node(i, i % racks) for i in range(nodes))]
-
-
-def admission(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> bytes:
-    subject = obj or old
-    assert subject is not None
-    group, _, version = subject["apiVersion"].rpartition("/")
-    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": str(uuid.uuid4()), "kind": {"group": group, "version": version, "kind": subject["kind"]},
-        "name": subject["metadata"]["name"], "operation": operation, "object": obj, "oldObject": old,
-        "dryRun": False}}, separators=(",", ":")).encode()
 
 
 def installation(limit: int, run: int, overlapping: bool) -> bytes:
@@ -145,7 +124,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = parser.parse_args()
     started = time.perf_counter()
-    state = MemoryState(state_objects(args.pools, args.nodes))
+    state = memory_state(state_objects(args.pools, args.nodes))
     print(f"state: {args.pools} pools, {args.nodes} nodes, built in {time.perf_counter() - started:.2f} s")
     settings = Settings(max_body_bytes=args.body_bytes)
     client = create_app(state, Config(), settings).test_client()

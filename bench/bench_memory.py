@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
+
+from reviews import admission, memory_state
 
 V1 = "crd.projectcalico.org/v1"
 
@@ -50,16 +50,6 @@ def ippool(name: str, cidr: str, selector: str, **spec: Any) -> dict[str, Any]:
 
 def rack_pool(k: int, **spec: Any) -> dict[str, Any]:
     return ippool(f"rack-{k}", f"10.{k // 64}.{(k % 64) * 4}.0/22", f'rack == "r{k}"', **spec)
-
-
-def admission(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> bytes:
-    subject = obj or old
-    assert subject is not None
-    group, _, version = subject["apiVersion"].rpartition("/")
-    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": str(uuid.uuid4()), "kind": {"group": group, "version": version, "kind": subject["kind"]},
-        "name": subject["metadata"]["name"], "operation": operation, "object": obj, "oldObject": old,
-        "dryRun": False}}).encode()
 
 
 def varied_request(n: int, rng: random.Random, racks: int, nodes: int) -> bytes:
@@ -95,26 +85,12 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, args.repo)
     from validator.config import Config
-    from validator.model import Cluster
-    from validator.sources.manifests import add_object
     from validator.webhook.app import create_app
-    from validator.webhook.snapshot import Snapshot
-    from validator.webhook.state import StaticState, settle, state_cluster
-
-    class MemoryState(StaticState):
-        def __init__(self, objects: list[dict[str, Any]]) -> None:
-            into = Cluster()
-            for i, obj in enumerate(objects):
-                add_object("bench", i + 1, obj, into)
-            cluster = state_cluster(into.pools, into.nodes, into.reservations, into.ipam, nodes_known=True)
-            self._synced = time.time()
-            self._snapshot = Snapshot(cluster, 1, self._synced).warm()
-            settle()
 
     racks = args.pools - 1
     objects = [*(rack_pool(k) for k in range(racks)), ippool("fallback", "172.16.0.0/12", "all()"),
                *(node(i, i % racks) for i in range(args.nodes))]
-    app = create_app(MemoryState(objects), Config())
+    app = create_app(memory_state(objects), Config())
     client = app.test_client()
     rng = random.Random(1)
     print(f"validator from {sys.modules['validator'].__file__}")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing
 import os
 import signal
@@ -37,11 +36,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
+from reviews import admission
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -91,16 +90,6 @@ def rack_pool(k: int, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": f"rack-{k}"},
             "spec": {"cidr": f"10.{k // 64}.{(k % 64) * 4}.0/22", "nodeSelector": f'rack == "r{k}"',
                      "natOutgoing": True, **spec}}
-
-
-def admission(operation: str, obj: dict[str, Any] | None, old: dict[str, Any] | None = None) -> bytes:
-    subject = obj or old
-    assert subject is not None
-    group, _, version = subject["apiVersion"].rpartition("/")
-    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": str(uuid.uuid4()), "kind": {"group": group, "version": version, "kind": subject["kind"]},
-        "name": subject["metadata"]["name"], "operation": operation, "object": obj, "oldObject": old,
-        "dryRun": False}}).encode()
 
 
 def node(i: int, rack: int) -> dict[str, Any]:

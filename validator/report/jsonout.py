@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import schemas
 from ..model import Finding, Source
 from . import Report
 from .locations import is_file, relative_path
 
 VERSION = 1
-SCHEMA_NAME = "report.schema.json"
 
 
 def schema() -> dict[str, Any]:
-    """The report's JSON Schema, as shipped in the package."""
-    from importlib import resources
-
-    return json.loads((resources.files("validator") / "schemas" / SCHEMA_NAME).read_text(encoding="utf-8"))
+    """The report's JSON Schema, as shipped in the package (validator/schemas/report.schema.json)."""
+    return schemas.load("report")
 
 
 def _file(source: Source | None) -> str | None:

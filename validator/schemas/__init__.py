@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ NAMES = ("config", "installation", "ipamconfiguration", "ippool", "ipreservation
 
 def schema_dir() -> Path:
     """Where the JSON Schemas live: in the package, always."""
-    return Path(str(resources.files(__name__)))
+    return Path(__file__).parent
 
 
 @cache

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from validator.analysis import ClusterView
 from validator.config import Config
@@ -33,6 +35,7 @@ from validator.model import (
 )
 from validator.rules.base import Focus
 from validator.view import View
+from validator.webhook.changes import PatchedList, patched
 from validator.webhook.delta import Change, DeltaView
 from validator.webhook.snapshot import Snapshot
 
@@ -267,3 +270,22 @@ def test_pool_sets_group_nodes_by_exactly_the_pools_that_select_them(seed: int) 
                         if id(p) in given and view.selected_bits(p) >> position & 1]
             assert expected == list(map(id, chosen))
     assert covered == everyone
+
+
+@given(st.lists(st.integers(0, 50), max_size=40, unique=True),
+       st.sets(st.integers(-5, 60), max_size=12),
+       st.lists(st.integers(-5, 60), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_a_patched_list_is_the_list_it_stands_for(positions: list[int], gone: set[int],
+                                                  inserts: list[int]) -> None:
+    """PatchedList answers len, truth, iteration and indexing as the patched copy would, before and
+    after it is built, whether `gone` names keys of the list or keys it never had."""
+    positions.sort()
+    items = [f"item-{key}" for key in positions]
+    added = [(key, f"new-{j}") for j, key in enumerate(inserts)]
+    expected = patched(items, positions, gone, added)
+    lazy = PatchedList(items, positions, gone, added)
+    assert len(lazy) == len(expected) and bool(lazy) == bool(expected)
+    assert list(lazy) == expected and lazy == expected
+    if expected:
+        assert lazy[0] == expected[0] and lazy[-1] == expected[-1] and lazy[1:] == expected[1:]

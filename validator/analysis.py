@@ -10,7 +10,7 @@ differs from its cached state by one object.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -72,8 +72,8 @@ class ClusterView:
         self.cluster = cluster
         self.families_before = families_before  # IP families in use in the state this cluster changes
         self._selected: dict[int, int] = {}
-        self._fallback: dict[int, list[Pool]] = {}
-        self._where: dict[str, list[Pool]] = {}
+        self._fallback: dict[int, Sequence[Pool]] = {}
+        self._where: dict[str, Sequence[Pool]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
         self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
@@ -152,7 +152,7 @@ class ClusterView:
         """Nodes that some enabled workload pool of this IP version selects."""
         return self._served.get(version, 0)
 
-    def fallback_pools(self, version: int) -> list[Pool]:
+    def fallback_pools(self, version: int) -> Sequence[Pool]:
         """Enabled workload pools of this version whose selector is all() (or absent)."""
         found = self._fallback.get(version)
         if found is None:
@@ -257,7 +257,7 @@ class ClusterView:
         return found
 
     def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
-                    order: Callable[[Pool], Any]) -> list[Pool]:
+                    order: Callable[[Pool], Any]) -> Sequence[Pool]:
         """The pools `qualifies` accepts, sorted by `order` (ties in cluster order), remembered under `key`.
 
         `key` names the pair of functions (say "ipam-candidates-4"): asked for one changed object, the
@@ -294,16 +294,16 @@ class ClusterView:
         """The pools whose nodeSelector matches the node at this position, in cluster order."""
         return self._pools_of_node[position]
 
-    def member_ids(self, pools: list[Pool]) -> Container[int]:
+    def member_ids(self, pools: Sequence[Pool]) -> Container[int]:
         """The ids of `pools`, remembered for a list this view handed out (pools_where)."""
         held = self._member_ids.get(pools)
         return held if held is not None else self._member_ids.put(pools, set(map(id, pools)))
 
-    def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+    def pool_sets(self, pools: Sequence[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
         """`pool_groups` with each group's nodes as a set (an int)."""
         return [(bits_of(positions), chosen) for positions, chosen in self.pool_groups(pools, scope)]
 
-    def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
+    def pool_groups(self, pools: Sequence[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
         """The nodes of `scope` grouped by which of `pools` select them (see `group_by_pool_set`)."""
         return group_by_pool_set(self.node_index, self.pools_selecting_node, self.member_ids(pools), scope)
 

@@ -13,7 +13,7 @@ Node sets are Python ints, bit i standing for the i-th node of `cluster.nodes`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .exemptions import Exemptions
@@ -48,7 +48,7 @@ class View(Protocol):
     def reservation_index(self) -> RangeIndex[Reservation]: ...
 
     @property
-    def workload_pools(self) -> dict[int, list[Pool]]:
+    def workload_pools(self) -> Mapping[int, Sequence[Pool]]:
         """Enabled pools that hand out pod addresses, by IP version (only versions that have some)."""
         ...
 
@@ -64,7 +64,7 @@ class View(Protocol):
         """Nodes that no enabled workload pool of this IP version selects."""
         ...
 
-    def fallback_pools(self, version: int) -> list[Pool]:
+    def fallback_pools(self, version: int) -> Sequence[Pool]:
         """Enabled workload pools of this version whose selector is all() (or absent)."""
         ...
 
@@ -97,15 +97,15 @@ class View(Protocol):
         ...
 
     def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
-                    order: Callable[[Pool], Any]) -> list[Pool]:
+                    order: Callable[[Pool], Any]) -> Sequence[Pool]:
         """The pools `qualifies` accepts, sorted by `order` (ties in cluster order); `key` names the pair."""
         ...
 
-    def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+    def pool_sets(self, pools: Sequence[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
         """The nodes of `scope` grouped by which of `pools` select them."""
         ...
 
-    def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
+    def pool_groups(self, pools: Sequence[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
         """`pool_sets` with each group's nodes as ascending positions."""
         ...
 

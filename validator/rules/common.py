@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from ..analysis import selector_of
 from ..model import DEFAULT_MAX_BLOCKS_PER_HOST, Cluster, Node, Pool
@@ -46,7 +47,7 @@ def some_of(names: list[str]) -> str:
     return head + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
-def selector_keys(pools: list[Pool]) -> set[str]:
+def selector_keys(pools: Sequence[Pool]) -> set[str]:
     keys: set[str] = set()
     for pool in pools:
         selector = selector_of(pool)

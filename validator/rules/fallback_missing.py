@@ -5,7 +5,7 @@ Calico's tutorial on topology pools: "assign at least one IP Pool to every node"
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..analysis import selector_of
 from ..model import Finding, Pool, family_name
@@ -45,10 +45,9 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
     if not ctx.cluster_wide or not ctx.config.require_fallback:
         return
     for version in (4, 6):
-        pools = judged_pools(ctx, version)
-        if any(_selects_all(p) for p in pools):
+        if judged_pools(ctx, version, fallback=True):
             continue
-        topology = [p for p in pools if selector_of(p) is not None]
+        topology = [p for p in judged_pools(ctx, version) if selector_of(p) is not None]
         if not topology:
             continue
         first = min(topology, key=lambda p: p.source)
@@ -60,15 +59,21 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
             subject=family_name(version))
 
 
-def judged_pools(ctx: Context, version: int) -> list[Pool]:
+def judged_pools(ctx: Context, version: int, fallback: bool = False) -> Sequence[Pool]:
     """The family's pools that IPAM may assign from automatically (`Pool.assigns_automatically`, and not
     `!all()`: `Pool.selects_no_node`), also those whose CIDR only has host bits set (their family is
-    known; cidr-invalid reports the CIDR), in cluster order; kept by the view, so the webhook corrects
-    the list instead of refiltering."""
+    known; cidr-invalid reports the CIDR), in cluster order; with `fallback`, only those that select
+    every node. Kept by the view, so the webhook corrects a list for a change instead of refiltering, and
+    a cluster with its fallback pool costs that pool, not a walk over every topology pool."""
 
     def qualifies(pool: Pool) -> bool:
         return pool.assigns_automatically and pool.version == version and not pool.selects_no_node
 
+    def serves_every_node(pool: Pool) -> bool:
+        return qualifies(pool) and _selects_all(pool)
+
+    if fallback:
+        return ctx.view.pools_where(f"fallback-missing/{version}/all", serves_every_node, _unordered)
     return ctx.view.pools_where(f"fallback-missing/{version}", qualifies, _unordered)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..analysis import selector_of
 from ..model import Finding, Pool, family_name
@@ -25,7 +25,7 @@ from .base import Context, rule
 from .common import block_limit
 
 
-def _candidates(ctx: Context, version: int) -> list[Pool]:
+def _candidates(ctx: Context, version: int) -> Sequence[Pool]:
     """Pools IPAM may pick automatically for any pod of this family, in the name order it tries them.
 
     Pools with a namespaceSelector serve only some namespaces and are left out (requests from other
@@ -122,7 +122,7 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
             yield from _pools_short(ctx, pools, version, limit, where, every)
 
 
-def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, where: str,
+def _nodes_short(ctx: Context, pools: Sequence[Pool], version: int, limit: int, where: str,
                  every: bool) -> Iterator[Finding]:
     """Nodes are grouped by the set of pools that select them, so each distinct set is worked out once."""
     view, nodes = ctx.view, ctx.cluster.nodes
@@ -160,7 +160,7 @@ def _nodes_short(ctx: Context, pools: list[Pool], version: int, limit: int, wher
                 related=[pool for pool, _ in taken], subject=family)
 
 
-def _pools_short(ctx: Context, pools: list[Pool], version: int, limit: int, where: str,
+def _pools_short(ctx: Context, pools: Sequence[Pool], version: int, limit: int, where: str,
                  every: bool) -> Iterator[Finding]:
     """Each pool with the all() pools, as a node it serves sees them: the all() pools are summed once
     (prefix sums in name order), so a pool costs a bisection, not a sort and walk of every all() pool."""

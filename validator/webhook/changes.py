@@ -4,16 +4,19 @@ lists (`Edit`, `patched`), and indexes corrected for it (`PatchedNodeIndex`, `Re
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from heapq import merge
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ..addresses import AddressIndex
 from ..model import CALICO_API_VERSIONS, OPERATOR, IPNet, Manifest, Node, Pool, Reservation, Resource
 from ..nodeindex import NodeIndex
 from ..selector import Selector
 
+T = TypeVar("T")
 TEXT_TESTS = {"contains": lambda actual, v: v in actual, "starts with": str.startswith,
               "ends with": str.endswith}
 
@@ -91,7 +94,7 @@ class Edit:
         self.result.extend(self.appended)
 
 
-def patched(items: list[Any], positions: list[Any], gone: set[Any],
+def patched(items: Sequence[Any], positions: list[Any], gone: set[Any],
             inserts: list[tuple[Any, Any]]) -> list[Any]:
     """A copy of a sorted list (`positions` are its sort keys) without the `gone` keys and with `inserts`
     (key, item) put in their places: one merge, so an Installation's thousands of pools cost their
@@ -99,6 +102,48 @@ def patched(items: list[Any], positions: list[Any], gone: set[Any],
     kept = [(key, item) for key, item in zip(positions, items, strict=True) if key not in gone]
     added = sorted(inserts, key=lambda pair: pair[0])
     return [item for _, item in merge(added, kept, key=lambda pair: pair[0])]  # an insert before its equal
+
+
+class PatchedList(Sequence[T]):
+    """`patched(...)`, built only when it is read. Most rules only ask whether the list is empty, or hand
+    it to `DeltaView.member_ids`, which answers from the base list: so a request that changes one pool
+    costs that change, not a copy of the cluster's pools (1,000 pools made each request 0.2 ms slower)."""
+
+    def __init__(self, items: Sequence[T], positions: list[Any], gone: set[Any],
+                 inserts: list[tuple[Any, T]]) -> None:
+        self._parts = items, positions, gone, inserts
+        dropped = 0
+        for key in gone:  # `gone` may hold keys the list never had
+            at = bisect_left(positions, key)
+            dropped += at < len(positions) and positions[at] == key
+        self._size = len(items) - dropped + len(inserts)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        return self._items[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list is
+
+    @cached_property
+    def _items(self) -> list[T]:
+        return patched(*self._parts)
 
 
 class PatchedNodeIndex:

@@ -22,7 +22,7 @@ the protocol. A DeltaView asks its snapshot's ClusterView public questions only 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -39,7 +39,7 @@ from ..analysis import (
 from ..exemptions import Exemptions, exemptions
 from ..model import Cluster, Node, Pool, Reservation, Resource, Source
 from ..view import NodeSets, RangeIndex
-from .changes import Change, Edit, Members, PatchedNodeIndex, ReservationOverlay, patched, same_object
+from .changes import Change, Edit, Members, PatchedList, PatchedNodeIndex, ReservationOverlay, same_object
 from .snapshot import Snapshot
 
 __all__ = ["Change", "DeltaView", "same_object"]
@@ -67,14 +67,14 @@ class DeltaView:
                 nodes.append(change.put_node)
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
         self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
-        self._where_origin: dict[int, tuple[list[Pool], list[Pool], set[int]]] = {}
+        self._where_origin: dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]] = {}
         self.cluster = Cluster(
             pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
             files=base.files)
         self._selected: dict[int, int] = {}
-        self._fallback: dict[int, list[Pool]] = {}
-        self._where: dict[str, list[Pool]] = {}
+        self._fallback: dict[int, Sequence[Pool]] = {}
+        self._where: dict[str, Sequence[Pool]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
         self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
@@ -174,7 +174,7 @@ class DeltaView:
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
 
     def pools_where(self, key: str, qualifies: Callable[[Pool], bool],
-                    order: Callable[[Pool], Any]) -> list[Pool]:
+                    order: Callable[[Pool], Any]) -> Sequence[Pool]:
         base = self.base.pools_where(key, qualifies, order)
         if not self.change.touches_pools:
             return base
@@ -184,11 +184,11 @@ class DeltaView:
             gone = {(order(old[i]), i) for i in self._pools.gone if qualifies(old[i])}
             inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
             keys = self.snapshot.where_keys(key, base, order)
-            found = self._where[key] = patched(base, keys, gone, inserts)
+            found = self._where[key] = PatchedList(base, keys, gone, inserts)
             self._where_origin[id(found)] = (found, base, {id(a) for _, a in inserts})
         return found
 
-    def member_ids(self, pools: list[Pool]) -> Container[int]:
+    def member_ids(self, pools: Sequence[Pool]) -> Container[int]:
         origin = self._where_origin.get(id(pools))
         if origin is None or origin[0] is not pools:
             held = self._member_ids.get(pools)
@@ -263,24 +263,24 @@ class DeltaView:
         return [(order[id(a)], a) for a in self._pools.added if a.version == version and qualifies(a)]
 
     @cached_property
-    def workload_pools(self) -> dict[int, list[Pool]]:
+    def workload_pools(self) -> Mapping[int, Sequence[Pool]]:
         if not self.change.touches_pools:
             return self.base.workload_pools
-        found: dict[int, list[Pool]] = {}
+        found: dict[int, Sequence[Pool]] = {}
         for version in (4, 6):
-            pools = patched(self.base.workload_pools.get(version, []),
+            pools = PatchedList(self.base.workload_pools.get(version, []),
                             self.snapshot.workload_positions(version), self._pools.gone,
                             self._inserts(version, lambda p: p.serves_workloads))
             if pools:
                 found[version] = pools
         return found
 
-    def fallback_pools(self, version: int) -> list[Pool]:
+    def fallback_pools(self, version: int) -> Sequence[Pool]:
         if not self.change.touches_pools:
             return self.base.fallback_pools(version)
         found = self._fallback.get(version)
         if found is None:
-            found = self._fallback[version] = patched(
+            found = self._fallback[version] = PatchedList(
                 self.base.fallback_pools(version), self.snapshot.fallback_positions(version),
                 self._pools.gone, self._inserts(version, lambda p: p.serves_workloads and _selects_all(p)))
         return found
@@ -292,10 +292,10 @@ class DeltaView:
                  if p.version is not None and "Workload" in p.allowed_uses)
         return self.base.families_in_use() | frozenset(added)
 
-    def pool_sets(self, pools: list[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
+    def pool_sets(self, pools: Sequence[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
         return [(bits_of(positions), chosen) for positions, chosen in self.pool_groups(pools, scope)]
 
-    def pool_groups(self, pools: list[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
+    def pool_groups(self, pools: Sequence[Pool], scope: int) -> list[tuple[list[int], list[Pool]]]:
         return group_by_pool_set(self.node_index, self.pools_selecting_node, self.member_ids(pools), scope)
 
     def members(self, bits: int) -> list[Node]:

@@ -79,7 +79,7 @@ class Snapshot:
     def fallback_positions(self, version: int) -> list[int]:
         return self._positions("_fallback_positions", version, self.view.fallback_pools(version))
 
-    def _positions(self, name: str, version: int, pools: list[Pool]) -> list[int]:
+    def _positions(self, name: str, version: int, pools: Sequence[Pool]) -> list[int]:
         cache: dict[int, list[int]] = self.__dict__.setdefault(name, {})
         found = cache.get(version)
         if found is None:
@@ -87,7 +87,7 @@ class Snapshot:
             found = cache[version] = [where[id(p)] for p in pools]
         return found
 
-    def where_keys(self, key: str, pools: list[Pool], order: Callable[[Pool], Any]) -> list[Any]:
+    def where_keys(self, key: str, pools: Sequence[Pool], order: Callable[[Pool], Any]) -> list[Any]:
         """The sort keys (order, position) of `view.pools_where(key, ...)`, for bisection."""
         found = self._where_keys.get(key)
         if found is None:

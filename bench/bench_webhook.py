@@ -105,12 +105,12 @@ def request_body(n: int, pools: int, nodes: int) -> bytes:
     k = (n * 7919) % racks
     kind = n % 6
     version = {"resourceVersion": str(10_000 + n), "labels": {"bench/request": str(n)}}
-    if kind == 0:  # a second pool for a rack, in free space (a different /28 each time): allowed
-        cidr = f"10.{200 + (n >> 16) % 50}.{(n >> 8) % 256}.{(n % 16) * 16}/28"
+    if kind == 0:  # a second pool for a rack, as large as its first, in free space: allowed
+        cidr = f"10.{200 + (n >> 6) % 50}.{(n % 64) * 4}.0/22"
         return admission("CREATE", {**rack_pool(k), "metadata": {"name": f"extra-{n}"},
                                     "spec": {"cidr": cidr, "nodeSelector": f'rack == "r{k}"'}})
     if kind == 1:  # inside another rack's pool: denied (pool-overlap)
-        cidr = f"10.{k // 64}.{(k % 64) * 4 + n % 4}.{(n // 4) % 16 * 16}/28"
+        cidr = f"10.{k // 64}.{(k % 64) * 4 + n % 4}.{(n // 4) % 4 * 64}/26"
         return admission("CREATE", {**rack_pool(k), "metadata": {"name": f"overlap-{n}"},
                                     "spec": {"cidr": cidr, "nodeSelector": f'rack == "r{k}"'}})
     if kind == 2:

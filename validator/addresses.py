@@ -75,14 +75,21 @@ class AddressIndex(Generic[T]):
         entries.sort()
         self._starts = [(v, first) for v, first, _, _ in entries]
         self._entries = entries
+        prefixes: dict[int, set[int]] = defaultdict(set)
+        for version, _, prefix in self._exact:
+            prefixes[version].add(prefix)
+        # per version, the prefix lengths indexed, longest first: a supernet lookup tries only those (one or
+        # two for most clusters), not every length from the net's up to /0 (129 for IPv6)
+        self._prefixes = {version: sorted(found, reverse=True) for version, found in prefixes.items()}
 
     def supernets(self, net: IPNet) -> Iterator[T]:
         """Items whose network contains net, net itself included."""
         value = int(net.network_address)
-        width = net.max_prefixlen
-        for prefix in range(net.prefixlen, -1, -1):
-            mask = ((1 << width) - 1) ^ ((1 << (width - prefix)) - 1)
-            yield from self._exact.get((net.version, value & mask, prefix), ())
+        width, length = net.max_prefixlen, net.prefixlen
+        for prefix in self._prefixes.get(net.version, ()):
+            if prefix <= length:
+                mask = ((1 << width) - 1) ^ ((1 << (width - prefix)) - 1)
+                yield from self._exact.get((net.version, value & mask, prefix), ())
 
     def subnets(self, net: IPNet) -> Iterator[T]:
         """Items whose network lies inside net and is strictly smaller."""

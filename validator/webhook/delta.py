@@ -177,6 +177,7 @@ class DeltaView:
                     order: Callable[[Pool], Any]) -> Sequence[Pool]:
         base = self.base.pools_where(key, qualifies, order)
         if not self.change.touches_pools:
+            self._where_origin[id(base)] = (base, base, set())  # member_ids: the snapshot's own set
             return base
         found = self._where.get(key)
         if found is None:
@@ -194,6 +195,8 @@ class DeltaView:
             held = self._member_ids.get(pools)
             return held if held is not None else self._member_ids.put(pools, set(map(id, pools)))
         _, base, added = origin
+        if base is pools:
+            return self.base.member_ids(base)
         return Members(self.base.member_ids(base), self._pools.gone_ids, added)
 
     def pools_named(self, name: str) -> list[Pool]:

@@ -139,7 +139,7 @@ class Snapshot:
     def pools_selecting(self, labels: Mapping[str, str]) -> tuple[Pool, ...]:
         """The pools whose nodeSelector matches these labels, in cluster order.
 
-        A label set that some node already has is answered from that node's bit in each pool's bitset;
+        A label set that some node already has is answered from that node's list of pools (the view's);
         a new one evaluates each distinct selector once. Either way the answer is remembered per snapshot.
         """
         key = self.label_key(labels)
@@ -148,9 +148,8 @@ class Snapshot:
             return found
         twin = self.label_groups.get(key)
         pools = self.cluster.pools
-        if twin is not None:
-            bit, selected = 1 << twin, self.view.selected_bits
-            found = tuple(p for p in pools if selected(p) & bit)
+        if twin is not None:  # the view keeps each node's pools, in cluster order
+            found = tuple(self.view.pools_selecting_node(twin))
         else:
             verdicts: dict[str, bool] = {}
             chosen = []

@@ -29,7 +29,7 @@ from validator.webhook.state import StaticState
 
 STATIC = StaticState(str(STATE))
 CLIENT = create_app(STATIC, Config()).test_client()
-OBJECT_RULES = only(Config(), rule_kinds()[0])
+OBJECT_RULES = only(Config(), rule_kinds()[0])[0]
 
 RESERVATION = {"apiVersion": "projectcalico.org/v3", "kind": "IPReservation", "metadata": {"name": "r"},
                "spec": {"reservedCIDRs": ["10.10.1.1/32"]}}

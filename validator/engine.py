@@ -6,7 +6,7 @@ The engine knows no front end: the linter and the webhook both build a Cluster (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .analysis import ClusterView
@@ -31,14 +31,15 @@ def enabled_rules(config: Config) -> list[Rule]:
 
 
 def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = None,
-        view: View | None = None) -> Result:
-    """All findings for the cluster (or only those about the focus), sorted by file, line and rule."""
+        view: View | None = None, rules: Sequence[Rule] | None = None) -> Result:
+    """All findings for the cluster (or only those about the focus), sorted by file, line and rule.
+    `rules` are the config's `enabled_rules`, when the caller already has them (the webhook, per request)."""
     config = config or Config()
     if view is None:
         view = ClusterView(cluster)
     result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file))
     raw: list[Finding] = list(cluster.problems) if focus is None else []
-    for rule in enabled_rules(config):
+    for rule in enabled_rules(config) if rules is None else rules:
         if rule.needs_nodes and not cluster.nodes_known:
             result.skipped_rules.append(rule.id)
             continue

@@ -157,28 +157,28 @@ class Pool:
         return None
 
     @cached_property
+    def cidr_reading(self) -> CidrText | None:
+        """`spec.cidr` as `read_cidr` reads it (once per pool: several rules ask); None if not text."""
+        text = self.spec.get("cidr")
+        return read_cidr(text) if isinstance(text, str) else None
+
+    @property
     def network(self) -> IPNet | None:
-        return parse_cidr(self.spec.get("cidr"))
+        reading = self.cidr_reading
+        return reading.network if reading is not None and reading.shape == "network" else None
 
     @property
     def cidr_text(self) -> str:
         cidr = self.spec.get("cidr")
         return cidr if isinstance(cidr, str) else repr(cidr)
 
-    @cached_property
+    @property
     def masked_network(self) -> IPNet | None:
         """The network with host bits cleared: `network` when the CIDR is valid, and for `10.244.102.1/24`
         (which Calico rejects, see cidr-invalid) still an IPv4 /24, so that its family, prefix and range
         can be judged and one mistake does not hide the others."""
-        if self.network is not None:
-            return self.network
-        text = self.spec.get("cidr")
-        if not isinstance(text, str):
-            return None
-        try:
-            return parse_network(text, strict=False)
-        except ValueError:
-            return None
+        reading = self.cidr_reading
+        return reading.network_masked if reading is not None else None
 
     @property
     def version(self) -> int | None:

@@ -2,14 +2,14 @@
 
 Calico's own check: the IPPool CEL rules (`api/pkg/apis/projectcalico/v3/ippool.go`) and `validateIPPoolSpec`
 (`libcalico-go/lib/validator/v3/validator.go`), projectcalico/calico master 87c15906.
-The CIDR is read once, by `model.read_cidr`.
+The CIDR is read once per pool, by `model.read_cidr` (`Pool.cidr_reading`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Finding, read_cidr
+from ..model import CidrText, Finding
 from .base import Context, rule
 
 MAX_CIDR_LENGTH = 48
@@ -56,16 +56,16 @@ def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     ```
     """
     for pool in ctx.pools():
-        text = pool.spec.get("cidr")
-        if not isinstance(text, str):
+        reading = pool.cidr_reading
+        if reading is None:
             continue  # missing or of the wrong type: schema-invalid
-        problem, hint = _cidr_problem(text)
+        problem, hint = _cidr_problem(pool.spec["cidr"], reading)
         if problem:
             yield ctx.finding(f"{pool.resource}: {problem}", pool.resource,
                               ctx.at(pool, "spec", "cidr"), hint)
 
 
-def _cidr_problem(text: str) -> tuple[str, str]:
+def _cidr_problem(text: str, reading: CidrText) -> tuple[str, str]:
     if text == "":
         return "spec.cidr is empty (Calico: IPPool CIDR must be specified)", \
             "set spec.cidr to a network such as 10.244.0.0/16"
@@ -76,7 +76,6 @@ def _cidr_problem(text: str) -> tuple[str, str]:
         zone = text[text.index("%"):].split("/")[0]
         return (f"spec.cidr {text!r} has an IPv6 zone ({zone}); Calico cannot parse it (IPPool CIDR must be "
                 "a valid subnet)", f"remove the zone: {text.replace(zone, '')}")
-    reading = read_cidr(text)
     if reading.shape == "invalid":
         return (f"spec.cidr {text!r} is not a CIDR (Calico: IPPool CIDR must be a valid subnet)",
                 "write it as address/prefix, e.g. 10.244.0.0/16")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..model import DEFAULT_BLOCK_SIZE, Finding, IPNet, Pool, read_cidr
+from ..model import DEFAULT_BLOCK_SIZE, Finding, IPNet, Pool
 from .base import Context, rule
 
 RULE_ID = "pool-immutable-field"
@@ -87,8 +87,7 @@ def update_problems(old: Pool, new: Pool) -> list[Finding]:
 
 def _network(pool: Pool) -> IPNet | None:
     """The pool's network as clientv3 normalizes it (host bits cleared); None if it does not parse."""
-    text = pool.spec.get("cidr")
-    return read_cidr(text).network_masked if isinstance(text, str) else None
+    return pool.masked_network
 
 
 def _block_size(pool: Pool) -> Any:

@@ -25,12 +25,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from ..config import Config
-from ..engine import run
+from ..engine import enabled_rules, run
 from ..model import Finding
-from ..rules import REGISTRY
+from ..rules import REGISTRY, Rule
 from ..rules.base import Focus
 from .admission import AdmissionRequest
 from .changes import normalized
@@ -129,29 +130,35 @@ def relation_findings(view: DeltaView, plan: Plan, config: Config,
 def _run(view: DeltaView, config: Config, rules: frozenset[str], wanted: frozenset[str] | None,
          focus: Focus) -> list[Finding]:
     chosen = rules if wanted is None else rules & wanted
-    return run(view.cluster, only(config, chosen), focus, view).findings if chosen else []
+    if not chosen:
+        return []
+    narrowed, enabled = only(config, chosen)
+    return run(view.cluster, narrowed, focus, view, enabled).findings
 
 
+@cache
 def rule_kinds() -> tuple[frozenset[str], frozenset[str]]:
+    """The ids of the object rules, and of the relational ones (the registry is fixed at import)."""
     objects = frozenset(r.id for r in REGISTRY.values() if r.scope == "object")
     return objects, frozenset(REGISTRY) - objects
 
 
-_ONLY: dict[tuple[int, frozenset[str]], tuple[Config, Config]] = {}
+_ONLY: dict[tuple[int, frozenset[str]], tuple[Config, Config, list[Rule]]] = {}
 
 
-def only(config: Config, rules: frozenset[str]) -> Config:
-    """The policy with every rule but `rules` turned off (remembered: a server has one policy)."""
+def only(config: Config, rules: frozenset[str]) -> tuple[Config, list[Rule]]:
+    """The policy with every rule but `rules` turned off, and the rules it enables (remembered: a server
+    has one policy)."""
     held = _ONLY.get((id(config), rules))
     if held is not None and held[0] is config:
-        return held[1]
+        return held[1], held[2]
     levels = {rule: "off" for rule in REGISTRY if rule not in rules}
     levels.update((rule, level) for rule, level in config.rule_levels.items() if rule in rules)
     narrowed = dataclasses.replace(config, rule_levels=levels)  # type: ignore[arg-type]
     if len(_ONLY) > 1024:
         _ONLY.clear()
-    _ONLY[(id(config), rules)] = (config, narrowed)
-    return narrowed
+    _ONLY[(id(config), rules)] = (config, narrowed, enabled_rules(narrowed))
+    return narrowed, enabled_rules(narrowed)
 
 
 def identity(finding: Finding) -> tuple[Any, ...]:

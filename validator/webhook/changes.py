@@ -86,12 +86,14 @@ class Edit:
         self.order: dict[int, int] = {id(item): i for i, item in self.replaced.items()}
         self.order.update((id(item), len(items) + j) for j, item in enumerate(self.appended))
         self.added = [*self.replaced.values(), *self.appended]
-        self.result = list(items)
-        for i, item in self.replaced.items():
-            self.result[i] = item
-        for i in sorted(self.dropped, reverse=True):
-            del self.result[i]
-        self.result.extend(self.appended)
+        self.result = items  # nothing put or dropped: the snapshot's own list (never changed by a request)
+        if self.gone or self.appended:
+            self.result = list(items)
+            for i, item in self.replaced.items():
+                self.result[i] = item
+            for i in sorted(self.dropped, reverse=True):
+                del self.result[i]
+            self.result.extend(self.appended)
 
 
 def patched(items: Sequence[Any], positions: list[Any], gone: set[Any],

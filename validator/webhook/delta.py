@@ -365,20 +365,21 @@ class DeltaView:
     def exemptions(self) -> Exemptions:
         found = self.__dict__.get("_exemptions")
         if found is None:
-
-            changed = [*self._pools.added, *self._reservations.added, *([self._node] if self._node else [])]
+            touched = [*self._pools.added, *self._reservations.added, *([self._node] if self._node else [])]
             old = self.base.cluster
-            changed_resources = {o.resource for o in changed}
+            changed_resources = {o.resource for o in touched}
             changed_resources |= {old.pools[i].resource for i in self._pools.gone}
             changed_resources |= {old.reservations[i].resource for i in self._reservations.gone}
             if self._node is not None and self._node_position < len(old.nodes):
                 changed_resources.add(old.nodes[self._node_position].resource)
-            found = dict(self.base.exemptions())
-            for resource in changed_resources:
-                found.pop(resource, None)
-            found.update(exemptions(Cluster(
+            base = self.base.exemptions()
+            changed = exemptions(Cluster(
                 pools=self.pools_in(changed_resources), nodes=self.nodes_in(changed_resources),
-                reservations=self.reservations_in(changed_resources))))
+                reservations=self.reservations_in(changed_resources)))
+            found = base
+            if changed or not changed_resources.isdisjoint(base):  # else the snapshot's, uncopied
+                found = {r: entry for r, entry in base.items() if r not in changed_resources}
+                found.update(changed)
             self.__dict__["_exemptions"] = found
         return found
 

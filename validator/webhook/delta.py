@@ -37,7 +37,7 @@ from ..analysis import (
     selector_of,
 )
 from ..exemptions import Exemptions, exemptions
-from ..model import Cluster, Node, Pool, Reservation, Resource, Source
+from ..model import IGNORE_ANNOTATION, Cluster, Node, Pool, Reservation, Resource, Source
 from ..view import NodeSets, RangeIndex
 from .changes import Change, Edit, Members, PatchedList, PatchedNodeIndex, ReservationOverlay, same_object
 from .snapshot import Snapshot
@@ -373,13 +373,14 @@ class DeltaView:
             if self._node is not None and self._node_position < len(old.nodes):
                 changed_resources.add(old.nodes[self._node_position].resource)
             base = self.base.exemptions()
-            changed = exemptions(Cluster(
-                pools=self.pools_in(changed_resources), nodes=self.nodes_in(changed_resources),
-                reservations=self.reservations_in(changed_resources)))
-            found = base
-            if changed or not changed_resources.isdisjoint(base):  # else the snapshot's, uncopied
+            found = base  # the snapshot's, uncopied, when the write neither adds nor drops an exemption
+            annotated = any(o.annotations and o.annotations.get(IGNORE_ANNOTATION) for o in touched)
+            if annotated or not changed_resources.isdisjoint(base):
+                # (an unannotated object that shares a changed resource is not in `base` either)
                 found = {r: entry for r, entry in base.items() if r not in changed_resources}
-                found.update(changed)
+                found.update(exemptions(Cluster(
+                    pools=self.pools_in(changed_resources), nodes=self.nodes_in(changed_resources),
+                    reservations=self.reservations_in(changed_resources))))
             self.__dict__["_exemptions"] = found
         return found
 

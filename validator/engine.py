@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .analysis import ClusterView
 from .config import Config
@@ -39,12 +40,12 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
         view = ClusterView(cluster)
     result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file))
     raw: list[Finding] = list(cluster.problems) if focus is None else []
+    shared: dict[str, Any] = {}  # what the rules of this run look up once (Context.shared)
     for rule in enabled_rules(config) if rules is None else rules:
         if rule.needs_nodes and not cluster.nodes_known:
             result.skipped_rules.append(rule.id)
             continue
-        ctx = Context(cluster, view, config, focus, rule)
-        raw.extend(rule.check(ctx))
+        raw.extend(rule.check(Context(cluster, view, config, focus, rule, shared)))
     # the view reads the exemptions once (the webhook judges many changes per view)
     apply_policy(raw, config, view.exemptions(), result)
     result.findings.sort(key=Finding.sort_key)

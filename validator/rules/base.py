@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
@@ -41,32 +40,42 @@ class Focus:
 
 @dataclass
 class Context:
-    """What a rule's check receives: the cluster, the shared view of it, the policy, and the focus."""
+    """What a rule's check receives: the cluster, the shared view of it, the policy, and the focus.
+    `shared` is one dict for every rule of a run (the engine's): the focus's pools and nodes are looked up
+    once per run, not once per rule."""
 
     cluster: Cluster
     view: View  # the questions rules may ask (validator/view.py)
     config: Config
     focus: Focus | None = None
     rule: Rule | None = None
+    shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def pools(self) -> list[Pool]:
         if self.focus is None:
             return self.cluster.pools
-        return self.view.pools_in(self.focus.pools)  # by lookup: a focus costs its size, not the cluster's
+        found: list[Pool] | None = self.shared.get("pools")
+        if found is None:  # by lookup: a focus costs its size, not the cluster's
+            found = self.shared["pools"] = self.view.pools_in(self.focus.pools)
+        return found
 
     def nodes(self) -> list[Node]:
         if self.focus is None:
             return self.cluster.nodes
-        return self.view.nodes_in(self.focus.nodes)
+        found: list[Node] | None = self.shared.get("nodes")
+        if found is None:
+            found = self.shared["nodes"] = self.view.nodes_in(self.focus.nodes)
+        return found
 
     def previous(self, pool: Pool) -> Pool | None:
         """This pool as it was before the write being judged (an UPDATE in the webhook); None for a new
         pool, and always in a lint, which sees one version of each object."""
-        return self._previous.get(pool.name) if self.focus is not None else None
-
-    @cached_property
-    def _previous(self) -> dict[str, Pool]:
-        return {old.name: old for old in self.focus.previous} if self.focus is not None else {}
+        if self.focus is None:
+            return None
+        found: dict[str, Pool] | None = self.shared.get("previous")
+        if found is None:
+            found = self.shared["previous"] = {old.name: old for old in self.focus.previous}
+        return found.get(pool.name)
 
     @property
     def cluster_wide(self) -> bool:

@@ -9,7 +9,8 @@ starts `ippool-validator serve --state DIR` on 127.0.0.1, then measures in one r
    no judging), then POST /validate with a mix of real AdmissionReviews (create a pool, create an
    overlapping pool (denied), update a pool, delete a pool, relabel a node, create a reservation);
    every request is a different object (names, CIDRs, labels and resourceVersions vary), made by the
-   client just before it is sent, so no cache of identical requests can stand in for judging;
+   client just before it is sent, so no cache of identical requests can stand in for judging; then the
+   same requests carried by a kind the webhook does not judge (`unjudged_body`): the floor of /validate;
 2. open loop at a fixed rate (default 200 requests/s) of the same mix, latency measured from when each
    request was due, so a slow answer also counts for the requests queued behind it;
 3. the worst cases, one request at a time: an UPDATE of the all() pool (every node selected) and an
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import multiprocessing
 import os
 import signal
@@ -131,6 +133,20 @@ def request_body(n: int, pools: int, nodes: int) -> bytes:
                                 "metadata": {"name": f"res-{n}"}, "spec": {"reservedCIDRs": [gateway]}})
 
 
+def unjudged_body(n: int, pools: int, nodes: int) -> bytes:
+    """The n-th request of the mix carried by a kind the webhook does not judge (a ConfigMap CREATE holding
+    the object): the same size and the same JSON reading, answered without judging. Its row is the floor
+    of /validate: what TLS, the front, Flask, reading the review and answering cost."""
+    request = json.loads(request_body(n, pools, nodes))["request"]
+    obj = request["object"] or request["oldObject"]
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"],
+               "data": {"object": json.dumps(obj)}}
+    request.update(kind={"group": "", "version": "v1", "kind": "ConfigMap"}, operation="CREATE",
+                   oldObject=None, object=carrier)
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                       "request": request}).encode()
+
+
 def all_pool_change(n: int) -> bytes:
     """The worst pool write: the all() fallback, which selects every node, changed."""
     old = {"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "fallback"},
@@ -161,10 +177,11 @@ def installation_at(size: int, n: int) -> bytes:
 # load
 
 
-def closed_loop(port: int, ca: str, path: str, mix: tuple[int, int, int] | None, threads: int, seconds: float,
-                start_at: float) -> list[float]:
+def closed_loop(port: int, ca: str, path: str, mix: tuple[int, int, int, bool] | None, threads: int,
+                seconds: float, start_at: float) -> list[float]:
     """Each thread sends back to back until time is up; returns every latency (seconds). With `mix`
-    (pools, nodes, first index) each request is a new one of the mix, made just before it is sent."""
+    (pools, nodes, first index, judged) each request is a new one of the mix, made just before it is sent
+    (with judged False, as `unjudged_body` carries it)."""
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -176,7 +193,7 @@ def closed_loop(port: int, ca: str, path: str, mix: tuple[int, int, int] | None,
             time.sleep(0.001)
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            body = request_body(mix[2] + i, mix[0], mix[1]) if mix else None
+            body = (request_body if mix[3] else unjudged_body)(mix[2] + i, mix[0], mix[1]) if mix else None
             i += threads
             began = time.perf_counter()
             status = call(conn, path, body)
@@ -194,11 +211,11 @@ def closed_loop(port: int, ca: str, path: str, mix: tuple[int, int, int] | None,
     return latencies
 
 
-def run_closed(port: int, ca: str, path: str, mix: tuple[int, int, int] | None, processes: int, threads: int,
-               seconds: float) -> tuple[float, list[float]]:
+def run_closed(port: int, ca: str, path: str, mix: tuple[int, int, int, bool] | None, processes: int,
+               threads: int, seconds: float) -> tuple[float, list[float]]:
     start_at = time.time() + 0.5
     with multiprocessing.get_context("spawn").Pool(processes) as workers:
-        jobs = [(port, ca, path, mix and (mix[0], mix[1], mix[2] + p * 10_000_000), threads, seconds,
+        jobs = [(port, ca, path, mix and (mix[0], mix[1], mix[2] + p * 10_000_000, mix[3]), threads, seconds,
                  start_at) for p in range(processes)]
         parts = workers.starmap(closed_loop, jobs)
     latencies = [x for part in parts for x in part]
@@ -315,7 +332,7 @@ def main() -> None:
                 call(conn, "/validate", request_body(90_000_000 + n, options.pools, options.nodes))
             conn.close()
             master = server.pid
-            mix = (options.pools, options.nodes, 0)
+            mix = (options.pools, options.nodes, 0, True)
             timed = [request_body(50_000_000 + n, options.pools, options.nodes)
                      for n in range(int(options.rate * options.seconds))]
             results = [
@@ -323,6 +340,8 @@ def main() -> None:
                     port, ca, "/healthz", None, processes, threads, options.seconds))),
                 ("POST /validate, closed loop", *measured(master, lambda: run_closed(
                     port, ca, "/validate", mix, processes, threads, options.seconds))),
+                ("POST /validate, not judged", *measured(master, lambda: run_closed(
+                    port, ca, "/validate", (*mix[:3], False), processes, threads, options.seconds))),
                 (f"POST /validate, open loop {options.rate:.0f}/s", *measured(master, lambda: run_open(
                     port, ca, timed, options.rate, options.seconds))),
             ]
@@ -342,10 +361,12 @@ def main() -> None:
           "|---------:|")
     for name, rate, latencies, cpu in results:
         print(row(name, rate, latencies, cpu))
-    healthz, validate = results[0], results[1]
+    healthz, validate, floor = results[0], results[1], results[2]
     print(f"\n/validate throughput = {validate[1] / healthz[1]:.0%} of /healthz; server CPU per request "
           f"{validate[3]:.2f} ms vs {healthz[3]:.2f} ms (ratio {healthz[3] / validate[3]:.0%}); "
-          f"open-loop median {statistics.median(results[2][2]) * 1000:.2f} ms")
+          f"open-loop median {statistics.median(results[3][2]) * 1000:.2f} ms")
+    print(f"not judged (the floor of /validate): {floor[1] / healthz[1]:.0%} of /healthz, {floor[3]:.2f} ms "
+          f"server CPU per request; judging adds {validate[3] - floor[3]:.2f} ms")
     print("\n| worst case (one request at a time) | body | median (ms) | max (ms) | answer |")
     print("|---|---:|---:|---:|---|")
     for name, size, latencies, answer in worst:

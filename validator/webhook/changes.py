@@ -119,6 +119,7 @@ class PatchedList(Sequence[T]):
             at = bisect_left(positions, key)
             dropped += at < len(positions) and positions[at] == key
         self._size = len(items) - dropped + len(inserts)
+        self._unchanged = not dropped and not inserts
 
     def __len__(self) -> int:
         return self._size
@@ -133,9 +134,9 @@ class PatchedList(Sequence[T]):
     def __getitem__(self, index: int) -> T: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
 
-    def __getitem__(self, index: int | slice) -> T | list[T]:
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return self._items[index]
 
     def __eq__(self, other: object) -> bool:
@@ -144,7 +145,9 @@ class PatchedList(Sequence[T]):
     __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list is
 
     @cached_property
-    def _items(self) -> list[T]:
+    def _items(self) -> Sequence[T]:
+        if self._unchanged:  # the base list itself (read only, as every list a view hands out)
+            return self._parts[0]
         return patched(*self._parts)
 
 

@@ -184,6 +184,10 @@ class DeltaView:
             old = self.base.cluster.pools
             gone = {(order(old[i]), i) for i in self._pools.gone if qualifies(old[i])}
             inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
+            if not gone and not inserts:  # the write changes nothing this list holds
+                found = self._where[key] = base
+                self._where_origin[id(base)] = (base, base, set())
+                return found
             keys = self.snapshot.where_keys(key, base, order)
             found = self._where[key] = PatchedList(base, keys, gone, inserts)
             self._where_origin[id(found)] = (found, base, {id(a) for _, a in inserts})
@@ -272,8 +276,8 @@ class DeltaView:
         found: dict[int, Sequence[Pool]] = {}
         for version in (4, 6):
             pools = PatchedList(self.base.workload_pools.get(version, []),
-                            self.snapshot.workload_positions(version), self._pools.gone,
-                            self._inserts(version, lambda p: p.serves_workloads))
+                                self.snapshot.workload_positions(version), self._pools.gone,
+                                self._inserts(version, lambda p: p.serves_workloads))
             if pools:
                 found[version] = pools
         return found

@@ -119,3 +119,71 @@ def test_nested_pools_give_one_overlap_finding_per_nested_pool() -> None:
     assert len(found) == 272
     assert sum(len(f.related) for f in found) == 16 + 2 * 256
     assert all(len(f.message) < 400 for f in found)
+
+
+POOL_SHAPES = st.tuples(st.sampled_from(["all()", 'rack == "r0"', 'rack == "r1"', 'rack in {"r0", "r2"}']),
+                        st.sampled_from([None, 24, 26, 28, 30, 31, 32]),  # blockSize
+                        st.sampled_from([16, 22, 24, 26, 28]))  # prefix length of the pool
+
+
+@given(st.lists(POOL_SHAPES, min_size=1, max_size=6),
+       st.lists(st.tuples(st.sampled_from(["r0", "r1", "r2", "r3"]),
+                          st.sampled_from([None, 8, 20, 110, 250])), max_size=8),
+       st.sampled_from([None, 1, 4, 20, 64]), st.sampled_from([20, 110, 300]), st.booleans())
+@settings(max_examples=250, deadline=None)
+def test_node_block_limit_skips_grouping_only_when_no_node_can_be_short(
+        shapes: list[tuple[str, int | None, int]], racks: list[tuple[str, int | None]], limit: int | None,
+        max_pods: int, known: bool) -> None:
+    """`_never_short` (limit x the smallest candidate block >= the most pods any node runs) never hides a
+    finding: with it and without it, node-block-limit finds the same, over pools of every block size,
+    nodes that report their own pods or not, any block limit, with and without known nodes."""
+    import validator.rules.node_block_limit as rule
+    from validator.config import Config
+    from validator.model import IPAMSettings
+
+    cluster = Cluster(nodes_known=known or bool(racks))
+    for i, (selector, block, prefix) in enumerate(shapes):
+        spec: dict[str, object] = {"cidr": f"10.{i}.0.0/{prefix}", "nodeSelector": selector}
+        if block is not None:
+            spec["blockSize"] = block
+        cluster.pools.append(Pool(Resource(V3, "IPPool", f"p{i}"), Source("p.yaml", 1 + i), spec))
+    for i, (rack, pods) in enumerate(racks):
+        cluster.nodes.append(Node(Resource("v1", "Node", f"n{i}"), Source("n.yaml", 1 + i),
+                                  {"rack": rack}, {}, pods))
+    if limit is not None:
+        cluster.ipam.append(IPAMSettings(Resource(V3, "IPAMConfiguration", "default"), Source("i.yaml", 1),
+                                         limit, spec={"maxBlocksPerHost": limit}))
+    config = Config(max_pods=max_pods)
+
+    def found() -> list[tuple[object, ...]]:
+        findings = run(cluster, config).findings
+        return [(f.resource, f.message) for f in findings if f.rule == "node-block-limit"]
+
+    shortcut = found()
+    original = rule._never_short
+    try:
+        rule._never_short = lambda ctx, version, limit: False  # type: ignore[assignment]
+        assert found() == shortcut
+    finally:
+        rule._never_short = original
+
+
+@pytest.mark.parametrize(("block", "skipped"), [(26, True), (32, False)])
+def test_the_node_grouping_is_skipped_for_default_blocks_only(monkeypatch: pytest.MonkeyPatch, block: int,
+                                                               skipped: bool) -> None:
+    """20 blocks of /26 hold 1,280 addresses, more than any node's pods: no node is grouped. 20 blocks of /32
+    hold 20: every node is, and each is reported."""
+    import validator.rules.node_block_limit as rule
+
+    grouped: list[int] = []
+    original = rule._nodes_short
+
+    def counting(ctx: object, pools: object, *rest: object) -> object:
+        grouped.append(1)
+        return original(ctx, pools, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rule, "_nodes_short", counting)
+    cluster = rack_cluster(4, 8, fallback_block=block)
+    found = [f for f in run(cluster).findings if f.rule == "node-block-limit"]
+    assert (not grouped) == skipped
+    assert (not found) == skipped

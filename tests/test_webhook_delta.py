@@ -9,7 +9,7 @@ a reservation put or dropped). For each, every view question and every rule's fi
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +163,11 @@ def by_name(p: Pool) -> str:
     return p.name
 
 
-def where(view: View, version: int) -> list[Pool]:
+def block_addresses(pool: Pool) -> int:
+    return pool.block_addresses
+
+
+def where(view: View, version: int) -> Sequence[Pool]:
     return view.pools_where(f"test-enabled-{version}", enabled_of(version), by_name)
 
 
@@ -189,6 +193,8 @@ ASK: dict[str, Callable[[View, Probe], Any]] = {
     "pools_named": lambda v, p: [ids(v.pools_named(name))
                                  for name in sorted({x.name for x in v.cluster.pools} | {"pool-1", "new-0"})],
     "pools_where": lambda v, p: [ids(where(v, version)) for version in (4, 6)],
+    "least": lambda v, p: [(where(v, version), v.least(f"test-enabled-{version}", block_addresses))[1]
+                           for version in (4, 6)],
     "pool_sets": lambda v, p: [sorted((bits, ids(ps)) for bits, ps in v.pool_sets(where(v, version), p.scope))
                                for version in (4, 6)],
     "pods_groups": lambda v, p: (v.pods_groups(110), v.pods_groups(250)),

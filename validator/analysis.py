@@ -74,6 +74,7 @@ class ClusterView:
         self._selected: dict[int, int] = {}
         self._fallback: dict[int, Sequence[Pool]] = {}
         self._where: dict[str, Sequence[Pool]] = {}
+        self._ranked: dict[str, list[tuple[int, int]]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
         self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
@@ -268,6 +269,20 @@ class ClusterView:
             chosen = [(order(p), i, p) for i, p in enumerate(self.cluster.pools) if qualifies(p)]
             found = self._where[key] = [p for _, _, p in sorted(chosen, key=lambda t: (t[0], t[1]))]
         return found
+
+    def ranked(self, key: str, measure: Callable[[Pool], int]) -> list[tuple[int, int]]:
+        """(measure, id) of every pool `pools_where(key, ...)` handed out, least first; remembered under
+        `key` (one measure per key), so that the webhook finds the least of a changed list in the change's
+        size, skipping the pools it drops."""
+        found = self._ranked.get(key)
+        if found is None:
+            found = self._ranked[key] = sorted((measure(p), id(p)) for p in self._where[key])
+        return found
+
+    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
+        """The least `measure` over the pools `pools_where(key, ...)` handed out (asked first), or None."""
+        ranked = self.ranked(key, measure)
+        return ranked[0][0] if ranked else None
 
     @cached_property
     def _pools_by_name(self) -> dict[str, list[Pool]]:

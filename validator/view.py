@@ -101,6 +101,11 @@ class View(Protocol):
         """The pools `qualifies` accepts, sorted by `order` (ties in cluster order); `key` names the pair."""
         ...
 
+    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
+        """The least `measure` over the pools `pools_where(key, ...)` handed out (asked first); None if none.
+        One measure per key."""
+        ...
+
     def pool_sets(self, pools: Sequence[Pool], scope: int) -> list[tuple[int, list[Pool]]]:
         """The nodes of `scope` grouped by which of `pools` select them."""
         ...

@@ -114,12 +114,30 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
                                   and ctx.cluster.ipam_settings.resource in ctx.focus.objects)
     for version in (4, 6):
         pools = _candidates(ctx, version)
-        if not pools:
+        if not pools or _never_short(ctx, version, limit):
             continue
         if ctx.cluster.nodes_known:
             yield from _nodes_short(ctx, pools, version, limit, where, every)
         else:
             yield from _pools_short(ctx, pools, version, limit, where, every)
+
+
+def _never_short(ctx: Context, version: int, limit: int) -> bool:
+    """True when no node can be short of addresses, so that nodes need not be grouped at all.
+
+    A node that reaches its limit owns `limit` blocks of its pools, each holding at least as many addresses
+    as the smallest block of any candidate pool; a node that does not reach it is pool-capacity's concern
+    (`node_capacity` gives None). So when `limit` of the smallest blocks hold the most pods any node can
+    run, no node is reported: the common case (20 blocks of /26 hold 1,280 addresses), decided in the size
+    of the candidate list's change, not the nodes'.
+    """
+    smallest = ctx.view.least(f"node-block-limit/{version}", _block_addresses)
+    most = max((*ctx.view.pods_groups(ctx.config.max_pods), ctx.config.max_pods))
+    return smallest is not None and smallest * limit >= most
+
+
+def _block_addresses(pool: Pool) -> int:
+    return pool.block_addresses
 
 
 def _nodes_short(ctx: Context, pools: Sequence[Pool], version: int, limit: int, where: str,

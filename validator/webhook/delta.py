@@ -75,6 +75,7 @@ class DeltaView:
         self._selected: dict[int, int] = {}
         self._fallback: dict[int, Sequence[Pool]] = {}
         self._where: dict[str, Sequence[Pool]] = {}
+        self._where_added: dict[str, list[Pool]] = {}  # per pools_where key, the put pools the list gained
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
         self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
@@ -184,6 +185,7 @@ class DeltaView:
             old = self.base.cluster.pools
             gone = {(order(old[i]), i) for i in self._pools.gone if qualifies(old[i])}
             inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
+            self._where_added[key] = [a for _, a in inserts]
             if not gone and not inserts:  # the write changes nothing this list holds
                 found = self._where[key] = base
                 self._where_origin[id(base)] = (base, base, set())
@@ -191,6 +193,16 @@ class DeltaView:
             keys = self.snapshot.where_keys(key, base, order)
             found = self._where[key] = PatchedList(base, keys, gone, inserts)
             self._where_origin[id(found)] = (found, base, {id(a) for _, a in inserts})
+        return found
+
+    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
+        if not self.change.touches_pools:
+            return self.base.least(key, measure)
+        gone = self._pools.gone_ids
+        found = next((value for value, held in self.base.ranked(key, measure) if held not in gone), None)
+        for pool in self._where_added[key]:
+            value = measure(pool)
+            found = value if found is None or value < found else found
         return found
 
     def member_ids(self, pools: Sequence[Pool]) -> Container[int]:

@@ -33,10 +33,13 @@ from validator.model import (
     Resource,
     Source,
 )
+from validator.rules import REGISTRY
 from validator.rules.base import Focus
 from validator.view import View
 from validator.webhook.changes import PatchedList, patched
+from validator.webhook.decision import only, rules_reading
 from validator.webhook.delta import Change, DeltaView
+from validator.webhook.plan import kinds_of
 from validator.webhook.snapshot import Snapshot
 
 SELECTORS = ["", "all()", 'rack == "1"', 'rack == "2"', 'rack in {"1", "3"}', 'zone != "a"', "has(role)",
@@ -295,3 +298,35 @@ def test_a_patched_list_is_the_list_it_stands_for(positions: list[int], gone: se
     assert list(lazy) == expected and lazy == expected
     if expected:
         assert lazy[0] == expected[0] and lazy[-1] == expected[-1] and lazy[1:] == expected[1:]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_a_rule_finds_the_same_after_a_write_of_a_kind_it_does_not_read(seed: int) -> None:
+    """`Rule.reads` is exact: for every rule, a random write of a kind the rule does not declare leaves its
+    findings (messages, objects, related objects) as they were, so the webhook may skip it
+    (`decision.rules_reading`). The writes are every kind `random_change` makes: pools, Installations,
+    nodes, reservations, each put or dropped."""
+    rng = random.Random(seed)
+    cluster = random_cluster(rng)
+    snapshot = Snapshot(cluster, 1, 0.0).warm()
+    change = random_change(rng, cluster)
+    delta = DeltaView(snapshot, change)
+    written = kinds_of(change)
+    for rule in REGISTRY.values():
+        if rule.target != "lint" or rule.reads & written:
+            continue
+        config = only(Config(), frozenset({rule.id}))[0]
+        before = run(cluster, config, None, ClusterView(cluster)).findings
+        after = run(delta.cluster, config, None, delta).findings
+        assert finding_tuples(after) == finding_tuples(before), (rule.id, written)
+
+
+def test_each_kind_of_write_skips_the_rules_that_do_not_read_it() -> None:
+    """The declarations at work: a Node write runs no rule of pools alone, an IPReservation write no rule of
+    nodes, and a pool write every rule that reads pools."""
+    assert "pool-overlap" not in rules_reading(frozenset({"nodes"}))
+    assert "node-unselected" in rules_reading(frozenset({"nodes"}))
+    assert "node-block-limit" not in rules_reading(frozenset({"reservations"}))
+    assert "reservation-covers-pool" in rules_reading(frozenset({"reservations"}))
+    pool_rules = {r.id for r in REGISTRY.values() if "pools" in r.reads}
+    assert rules_reading(frozenset({"pools"})) == pool_rules

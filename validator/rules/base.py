@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 DOCS_URL = "https://github.com/ippool-validator/ippool-validator/blob/main/docs/rules.md#"
 CASES_DIR = "tests/fixtures/rules"  # one folder of bad-*.yaml and good-*.yaml per rule id
 Scope = Literal["object", "relation"]
+WRITTEN = ("pools", "nodes", "reservations")  # the kinds of object a judged write changes (Rule.reads)
 Target = Literal["lint", "audit"]  # what a rule judges: manifests (lint, serve) or IPAM state (audit)
 
 
@@ -109,6 +110,7 @@ class Rule:
     needs_config: str = ""  # the policy key that turns this rule on ("" = always on)
     target: Target = "lint"  # "audit": check takes a validator.audit AuditContext, not a Context
     needs_input: tuple[str, ...] = ()  # audit inputs it needs: nodes, pods, pod-status, handles
+    reads: frozenset[str] = frozenset(WRITTEN)  # the written kinds its findings depend on (see `rule`)
 
     @property
     def help_uri(self) -> str:
@@ -131,13 +133,24 @@ class Rule:
 
 
 def rule(rule_id: str, severity: Severity, summary: str, *, calico: str = "", needs_nodes: bool = False,
-         scope: Scope = "relation", needs_config: str = "") -> Callable[[Check], Rule]:
+         scope: Scope = "relation", needs_config: str = "",
+         reads: Iterable[str] = WRITTEN) -> Callable[[Check], Rule]:
     """Make the decorated generator a rule; its docstring is the rule's documentation. The rule is not
-    registered here: `validator.rules` lists every rule in one table."""
+    registered here: `validator.rules` lists every rule in one table.
+
+    `reads` names which of the kinds the webhook judges writes of ("pools", "nodes", "reservations") the
+    rule's findings depend on; a write of any other kind cannot change them, so the webhook does not run
+    the rule for it (as Kyverno matches a policy to kinds). Absent, it is all of them: a rule that leaves it
+    out is always run. tests/test_webhook_delta.py checks every declaration on random clusters and writes.
+    """
+    kinds = frozenset(reads)
+    if not kinds <= set(WRITTEN):
+        raise ValueError(f"{rule_id}: reads must be among {', '.join(WRITTEN)}, not {sorted(kinds)}")
 
     def define(check: Check) -> Rule:
         doc = inspect.cleandoc(check.__doc__ or "")
-        return Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config)
+        return Rule(rule_id, severity, summary, doc, check, calico, needs_nodes, scope, needs_config,
+                    reads=kinds)
 
     return define
 

@@ -15,7 +15,7 @@ from .base import Context, rule
 @rule("block-size-invalid", "error", "blockSize is outside the range Calico allows for the pool's IP family",
       calico="calicoctl and the Calico API server, all versions (clientv3 ippool.go: 'IPv4 block size must "
              "be between 20 and 32'); the IPPool CRD (0..128 since v3.32.0, CEL per family since v3.33); the "
-             "operator (ValidatePools), which also rejects an explicit 0", scope="object")
+             "operator (ValidatePools), which also rejects an explicit 0", scope="object", reads=("pools",))
 def block_size_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -15,7 +15,7 @@ from .base import Context, rule
 
 
 @rule("cidr-conflicts-reserved", "error", "A pool overlaps a range the policy's reserved-cidrs keeps free",
-      scope="object", needs_config="reserved-cidrs")
+      scope="object", needs_config="reserved-cidrs", reads=("pools",))
 def cidr_conflicts_reserved(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

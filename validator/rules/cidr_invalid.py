@@ -24,7 +24,7 @@ CALICO_CIDR = ("calicoctl and the Calico API server, all versions (libcalico-go 
 
 @rule("cidr-invalid", "error",
       "The pool's cidr is empty, not a CIDR, longer than 48 characters, or has host bits set",
-      calico=CALICO_CIDR, scope="object")
+      calico=CALICO_CIDR, scope="object", reads=("pools",))
 def cidr_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -18,7 +18,8 @@ LINK_LOCAL = {4: ipaddress.ip_network("169.254.0.0/16"), 6: ipaddress.ip_network
 @rule("cidr-link-local", "error", "The pool lies in or contains the link-local range",
       calico="calicoctl and the Calico API server, all versions (validator/v3 and clientv3: 'IP pool "
              "range overlaps with IPv4 Link Local range'); the IPPool CRD's CEL rules since v3.33. The "
-             "operator does not check it, but Calico rejects the pool it writes", scope="object")
+             "operator does not check it, but Calico rejects the pool it writes", scope="object",
+      reads=("pools",))
 def cidr_link_local(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -14,7 +14,7 @@ from .base import Context, rule
 
 
 @rule("cidr-not-allowed", "error", "A pool outside every range that the policy's allowed-cidrs permits",
-      scope="object", needs_config="allowed-cidrs")
+      scope="object", needs_config="allowed-cidrs", reads=("pools",))
 def cidr_not_allowed(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -21,7 +21,7 @@ POD_USES = ("Workload", "Tunnel")
 
 
 @rule("cidr-public", "warning", "An IPv4 pod pool outside private address space (RFC 1918, RFC 6598)",
-      scope="object")
+      scope="object", reads=("pools",))
 def cidr_public(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

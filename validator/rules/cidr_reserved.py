@@ -22,7 +22,7 @@ RESERVED_RANGES = [
 
 
 @rule("cidr-reserved", "error", "The pool overlaps loopback, multicast or unspecified addresses",
-      scope="object")
+      scope="object", reads=("pools",))
 def cidr_reserved(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -14,7 +14,7 @@ FAMILIES = (4, 6)
 
 
 @rule("dual-stack-missing", "error", "require-dual-stack is set but a node has no enabled pool of a family",
-      needs_config="require-dual-stack")
+      needs_config="require-dual-stack", reads=("pools", "nodes"))
 def dual_stack_missing(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

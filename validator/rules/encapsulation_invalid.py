@@ -16,7 +16,7 @@ from .common import ENABLED
 @rule("encapsulation-invalid", "error", "IPIP on an IPv6 pool, or IPIP and VXLAN both enabled",
       calico="calicoctl and the Calico API server, all versions (clientv3: 'Cannot enable both VXLAN and "
              "IPIP', 'IPIP is not supported on an IPv6 IP pool'); the IPPool CRD's CEL rules since v3.32.0; "
-             "the operator for IPIP on IPv6", scope="object")
+             "the operator for IPIP on IPv6", scope="object", reads=("pools",))
 def encapsulation_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -14,7 +14,7 @@ from .common import some_of
 
 
 @rule("fallback-missing", "warning",
-      "Pools use node selectors but no enabled pool of the family selects every node")
+      "Pools use node selectors but no enabled pool of the family selects every node", reads=("pools",))
 def fallback_missing(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

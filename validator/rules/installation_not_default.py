@@ -13,7 +13,7 @@ from .base import Context, rule
 
 
 @rule("installation-not-default", "warning", "An operator Installation not named default: the operator "
-      "ignores it, so its pools never exist", scope="object")
+      "ignores it, so its pools never exist", scope="object", reads=("pools",))
 def installation_not_default(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -15,7 +15,7 @@ MAX_IP_COOLDOWN_SECONDS = 1200
 @rule("ipam-config-invalid", "error", "An IPAMConfiguration that Calico rejects or never reads",
       calico="calicoctl and the Calico API server, all versions (clientv3 ipamconfig.go: name must be "
              "default; validator/v3: maxBlocksPerHost >= 0); the IPAMConfiguration and IPAMConfig CRDs "
-             "(ranges)", scope="object")
+             "(ranges)", scope="object", reads=())
 def ipam_config_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

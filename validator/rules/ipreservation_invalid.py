@@ -12,7 +12,7 @@ from .base import Context, rule
 @rule("ipreservation-invalid", "error", "An IPReservation entry that is not a CIDR",
       calico="calicoctl and the Calico API server, all versions (validator/v3 'cidrs': must parse); the "
              "IPReservation CRD since v3.33 (items format cidr, so a bare address is refused)",
-      scope="object")
+      scope="object", reads=("reservations",))
 def ipreservation_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

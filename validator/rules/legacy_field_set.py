@@ -14,7 +14,8 @@ from .base import Context, rule
 
 @rule("legacy-field-set", "error", "A legacy APIv1 field (ipip, nat-outgoing) is set on an IPPool",
       calico="calicoctl and the Calico API server up to v3.31 (validator/v3 tags mustBeNil, mustBeFalse); "
-             "v3.32.0 removed the fields, so newer Calico no longer knows them", scope="object")
+             "v3.32.0 removed the fields, so newer Calico no longer knows them", scope="object",
+      reads=("pools",))
 def legacy_field_set(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

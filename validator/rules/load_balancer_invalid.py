@@ -18,7 +18,7 @@ from .common import ENABLED, LOAD_BALANCER, selector_problem, uses_written
       calico="calicoctl and the Calico API server since v3.30 (validator/v3); the IPPool CRD's CEL rules "
              "(other uses and encapsulation since v3.32.0, the rest since v3.33); the operator "
              "(ValidatePools)",
-      scope="object")
+      scope="object", reads=("pools",))
 def load_balancer_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

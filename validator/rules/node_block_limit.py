@@ -75,7 +75,8 @@ def _suggestion(pods: int, limit: int, version: int) -> str:
             "the IPAMConfiguration named default")
 
 
-@rule("node-block-limit", "warning", "A node cannot get addresses for all its pods within its block limit")
+@rule("node-block-limit", "warning", "A node cannot get addresses for all its pods within its block limit",
+      reads=("pools", "nodes"))
 def node_block_limit(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

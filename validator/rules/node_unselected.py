@@ -16,7 +16,7 @@ from .common import labels_text, selector_keys, some_of
 
 
 @rule("node-unselected", "error", "A node that no enabled pool of an IP family in use selects",
-      needs_nodes=True)
+      needs_nodes=True, reads=("pools", "nodes"))
 def node_unselected(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

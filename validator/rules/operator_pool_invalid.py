@@ -15,7 +15,8 @@ from .common import LOAD_BALANCER, selector_problem, uses_written
 
 @rule("operator-pool-invalid", "error", "An Installation pool that the operator refuses for its CNI or IPAM "
       "plugin", calico="the tigera operator (pkg/controller/ippool/validation.go ValidatePools and "
-      "pkg/controller/installation/validation.go); Calico itself never sees the pool", scope="object")
+      "pkg/controller/installation/validation.go); Calico itself never sees the pool", scope="object",
+      reads=("pools",))
 def operator_pool_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

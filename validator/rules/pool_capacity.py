@@ -15,7 +15,7 @@ from .common import block_limit, blocks_for
 
 @rule("pool-capacity", "warning",
       "A pool has fewer blocks than its nodes, or fewer addresses than their pods",
-      needs_nodes=True)
+      needs_nodes=True, reads=("pools", "nodes"))
 def pool_capacity(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

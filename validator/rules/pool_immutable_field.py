@@ -25,7 +25,7 @@ MIGRATION_GUIDE = "https://docs.tigera.io/calico/latest/networking/ipam/migrate-
       "Workload or Tunnel one",
       calico="calicoctl and the Calico API server, all versions (clientv3: 'IPPool CIDR cannot be "
              "modified', 'IPPool BlockSize cannot be modified'; LoadBalancer since v3.30); the IPPool CRD's "
-             "CEL transition rules since v3.32.0 (cidr and blockSize)", scope="object")
+             "CEL transition rules since v3.32.0 (cidr and blockSize)", scope="object", reads=("pools",))
 def pool_immutable_field(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

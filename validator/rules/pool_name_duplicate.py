@@ -10,7 +10,8 @@ from ..model import Finding, Pool
 from .base import Context, rule
 
 
-@rule("pool-name-duplicate", "error", "Two pools with the same name (the later one replaces the earlier)")
+@rule("pool-name-duplicate", "error", "Two pools with the same name (the later one replaces the earlier)",
+      reads=("pools",))
 def pool_name_duplicate(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -10,7 +10,7 @@ from .base import Context, rule
 
 
 @rule("pool-nearly-full", "warning", "The cluster marks the pool AddressSpaceNearlyFull",
-      scope="object")
+      scope="object", reads=("pools",))
 def pool_nearly_full(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -24,7 +24,8 @@ def _owner_first(a: Pool, b: Pool) -> tuple[Pool, Pool]:
 
 @rule("pool-overlap", "error", "Two pools whose CIDRs overlap",
       calico="calicoctl and the Calico API server refuse to create an overlapping pool; with CRDs, "
-             "kube-controllers only marks it Allocatable=False (CIDROverlap) after it is stored")
+             "kube-controllers only marks it Allocatable=False (CIDROverlap) after it is stored",
+      reads=("pools",))
 def pool_overlap(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

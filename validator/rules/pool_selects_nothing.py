@@ -14,7 +14,7 @@ from .common import some_of
 
 
 @rule("pool-selects-nothing", "warning", "An enabled pool that selects none of the known nodes",
-      needs_nodes=True)
+      needs_nodes=True, reads=("pools", "nodes"))
 def pool_selects_nothing(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

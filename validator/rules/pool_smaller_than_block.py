@@ -15,7 +15,7 @@ from .base import Context, rule
 @rule("pool-smaller-than-block", "error", "An enabled pool's prefix is longer than its block size",
       calico="calicoctl and the Calico API server, all versions (validator/v3 and clientv3: 'IP pool size is "
              "too small'); the IPPool CRD's CEL rule since v3.33; the operator (ValidatePools), even for a "
-             "pool with disableNewAllocations", scope="object")
+             "pool with disableNewAllocations", scope="object", reads=("pools",))
 def pool_smaller_than_block(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -15,7 +15,7 @@ from .base import Context, rule
 @rule("pool-status-unallocatable", "error", "The cluster marks the pool Allocatable=False (CIDROverlap or "
       "another reason)",
       calico="kube-controllers' IPPool controller sets the condition (v3.32+, projectcalico.org/v3 CRD "
-             "mode); Calico IPAM (clientv3 filterIPPool) then skips the pool")
+             "mode); Calico IPAM (clientv3 filterIPPool) then skips the pool", reads=("pools",))
 def pool_status_unallocatable(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -10,7 +10,8 @@ from ..model import Finding, Related
 from .base import Context, rule
 
 
-@rule("reservation-covers-pool", "error", "IPReservations reserve every address of a pool")
+@rule("reservation-covers-pool", "error", "IPReservations reserve every address of a pool",
+      reads=("pools", "reservations"))
 def reservation_covers_pool(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

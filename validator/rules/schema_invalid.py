@@ -49,7 +49,8 @@ def schema_errors(manifest: Manifest) -> list[ValidationError]:
 
 
 @rule("schema-invalid", "error", "An unknown field, a wrong type or a bad enum value in a Calico object",
-      calico="kube-apiserver (the CRD's OpenAPI schema) and calicoctl's strict decoding", scope="object")
+      calico="kube-apiserver (the CRD's OpenAPI schema) and calicoctl's strict decoding", scope="object",
+      reads=("pools", "reservations"))
 def schema_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -18,7 +18,7 @@ from .common import selector_problem
       calico="calicoctl and the Calico API server parse selectors, all versions (validator/v3 'selector' "
              "tag; CRD installs without the API server store a broken selector); global( rejected since "
              "v3.31 (Go) and by the CRD's CEL since v3.33; maxLength 1024 in the CRD since v3.33",
-      scope="object")
+      scope="object", reads=("pools",))
 def selector_invalid(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

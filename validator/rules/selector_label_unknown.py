@@ -15,7 +15,7 @@ from .base import Context, rule
 
 
 @rule("selector-label-unknown", "warning", "A nodeSelector uses a label key that topology-labels lacks",
-      scope="object", needs_config="topology-labels")
+      scope="object", needs_config="topology-labels", reads=("pools",))
 def selector_label_unknown(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

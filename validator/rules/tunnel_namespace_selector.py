@@ -16,7 +16,7 @@ from .common import uses_written
 @rule("tunnel-namespace-selector", "error", "A pool that gives Tunnel addresses has a namespaceSelector",
       calico="calicoctl and the Calico API server since v3.31 (validator/v3, after clientv3 defaults an "
              "empty allowedUses to [Workload, Tunnel]); the IPPool CRD's CEL rule since v3.33 (explicit "
-             "Tunnel)", scope="object")
+             "Tunnel)", scope="object", reads=("pools",))
 def tunnel_namespace_selector(ctx: Context) -> Iterator[Finding]:
     """
     ## What it does

@@ -14,7 +14,9 @@ whichever Calico API group names it). Then:
   findings about other objects only are left out, to keep kubectl's output short;
 - in `warn` mode nothing is denied: what would have been is returned first, prefixed "would be denied:".
 
-DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
+Only rules that read the kind written (`Rule.reads`: a Node write runs no rule of pools alone) are run at
+all: the others find exactly the same before and after, about objects the write does not touch, so they can
+neither deny it nor warn about it. DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
 denied with the stranded nodes named. dryRun requests are judged the same; judging never changes the state.
 Nodes are the one special case, both halves of it in `judging_mode` and `failure_mode` below: a kubelet
 registering its node is judged as in warn mode, and no Node write is refused for the webhook's own fault.
@@ -118,13 +120,13 @@ def object_findings(view: DeltaView, plan: Plan, config: Config,
     involve the write."""
     own = Focus(pools=plan.written, nodes=plan.written, reservations=plan.written, objects=plan.focus.objects,
                 cluster_wide=False, previous=plan.focus.previous)
-    return _run(view, config, rule_kinds()[0], wanted, own)
+    return _run(view, config, rule_kinds()[0] & rules_reading(plan.written_kinds), wanted, own)
 
 
 def relation_findings(view: DeltaView, plan: Plan, config: Config,
                       wanted: frozenset[str] | None = None) -> list[Finding]:
     """Relational rules see the whole focus: the pools and nodes the write affects."""
-    return _run(view, config, rule_kinds()[1], wanted, plan.focus)
+    return _run(view, config, rule_kinds()[1] & rules_reading(plan.written_kinds), wanted, plan.focus)
 
 
 def _run(view: DeltaView, config: Config, rules: frozenset[str], wanted: frozenset[str] | None,
@@ -141,6 +143,14 @@ def rule_kinds() -> tuple[frozenset[str], frozenset[str]]:
     """The ids of the object rules, and of the relational ones (the registry is fixed at import)."""
     objects = frozenset(r.id for r in REGISTRY.values() if r.scope == "object")
     return objects, frozenset(REGISTRY) - objects
+
+
+@cache
+def rules_reading(kinds: frozenset[str]) -> frozenset[str]:
+    """The rules whose findings a write of these kinds can change (`Rule.reads`). The others find the same
+    before and after it, about objects it did not write, so they could neither deny it nor warn about it:
+    they are not run (a Node write runs no rule of pools alone; an IPReservation write, no rule of nodes)."""
+    return frozenset(r.id for r in REGISTRY.values() if r.reads & kinds)
 
 
 _ONLY: dict[tuple[int, frozenset[str]], tuple[Config, Config, list[Rule]]] = {}

@@ -25,6 +25,7 @@ from .routes import CREATE, DELETE, UPDATE
 from .snapshot import Snapshot
 
 REQUEST_SOURCE = "request"
+POOLS, NODES, RESERVATIONS = frozenset({"pools"}), frozenset({"nodes"}), frozenset({"reservations"})
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Plan:
     focus: Focus
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
+    # what the request's kind writes, as `Rule.reads` names kinds: only rules reading one of them can find
+    # something different after the write (an IPPool or Installation writes pools, even one it cannot name)
+    written_kinds: frozenset[str] = frozenset()
 
     @cached_property
     def written_identities(self) -> frozenset[Any]:
@@ -47,6 +51,13 @@ class Plan:
     @cached_property
     def before(self) -> DeltaView:
         return DeltaView(self.snapshot, self.before_change)
+
+
+def kinds_of(change: Change) -> frozenset[str]:
+    """The kinds of object a change puts or drops, as `Rule.reads` names them."""
+    return frozenset(kind for kind, touched in (("pools", change.touches_pools),
+                                                ("nodes", change.put_node is not None),
+                                                ("reservations", change.touches_reservations)) if touched)
 
 
 def read_object(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> Cluster:
@@ -114,7 +125,7 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
                   objects=frozenset({resource} | {p.resource for p in new.pools}),
                   previous=tuple(old.pools) if request.operation == UPDATE else ())
     written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
-    return Plan(snapshot, before_change, after, focus, written, str(resource))
+    return Plan(snapshot, before_change, after, focus, written, str(resource), POOLS)
 
 
 def _selection(snapshot: Snapshot, pool: Pool) -> int:
@@ -153,7 +164,7 @@ def _reservation_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluste
     index = snapshot.view.address_index
     pools = {p.resource for res in reservations for net in res.networks for p in index.overlapping(net)}
     focus = Focus(pools=frozenset(pools), reservations=frozenset({resource}), objects=frozenset({resource}))
-    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource))
+    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource), RESERVATIONS)
 
 
 def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old: Cluster) -> Plan:
@@ -161,7 +172,8 @@ def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
     old_node = old.nodes[0] if old.nodes else None
     new_node = new.nodes[0] if new.nodes else None
     if new_node is None:  # a Node object without a name cannot be judged; nothing changes
-        return Plan(snapshot, Change(), DeltaView(snapshot, Change()), Focus(), frozenset(), str(resource))
+        unchanged = DeltaView(snapshot, Change())
+        return Plan(snapshot, Change(), unchanged, Focus(), frozenset(), str(resource), NODES)
     before_change = Change(put_node=old_node) if old_node else Change()
     after = DeltaView(snapshot, Change(put_node=new_node))
     pools = set(snapshot.pools_selecting(new_node.labels))
@@ -169,5 +181,5 @@ def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         pools |= set(snapshot.pools_selecting(old_node.labels))
     focus = Focus(pools=frozenset(p.resource for p in pools), nodes=frozenset({new_node.resource}),
                   objects=frozenset({resource}))
-    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource))
+    return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource), NODES)
 

@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validator.addresses import covered_by
+from validator.addresses import covered_by, meets, span, within
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 
@@ -40,3 +40,25 @@ def test_halves_and_quarters_add_up_and_a_gap_does_not() -> None:
     assert not covered_by(pool, pieces[:2])
     assert covered_by(pool, [ipaddress.ip_network("10.0.0.0/8")])
     assert not covered_by(ipaddress.ip_network("fd00::/64"), [ipaddress.ip_network("10.0.0.0/8")])
+
+
+@st.composite
+def any_network(draw: st.DrawFn) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A network of either family, of any prefix length, near others often enough to overlap."""
+    if draw(st.booleans()):
+        prefix = draw(st.integers(0, 32))
+        address = draw(st.sampled_from([0, BASE, BASE + 256, 0xE0000000, 0xFFFFFFFF]))
+        return ipaddress.IPv4Network((address >> (32 - prefix) << (32 - prefix), prefix))
+    prefix = draw(st.integers(0, 128))
+    address = draw(st.sampled_from([0, 1, 0xFE80 << 112, 0xFD00 << 112, (1 << 128) - 1]))
+    return ipaddress.IPv6Network((address >> (128 - prefix) << (128 - prefix), prefix))
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=any_network(), b=any_network())
+def test_spans_meet_and_nest_as_the_networks_do(a: ipaddress.IPv4Network | ipaddress.IPv6Network,
+                                                b: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    """`meets` and `within` over `span`s answer as ipaddress's overlaps and subnet_of, across families."""
+    same = a.version == b.version
+    assert meets(span(a), span(b)) == (same and a.overlaps(b))  # type: ignore[arg-type]
+    assert within(span(a), span(b)) == (same and a.subnet_of(b))  # type: ignore[arg-type]

@@ -107,6 +107,23 @@ class AddressIndex(Generic[T]):
         return [*self.supernets(net), *self.subnets(net)]
 
 
+def span(net: IPNet) -> tuple[int, int, int]:
+    """(version, first address, last address) of a network as ints: `meets` and `within` compare these, as
+    ipaddress's `overlaps` and `subnet_of` would, without building address objects on every call."""
+    first = int(net.network_address)
+    return net.version, first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
+def meets(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """Two spans of one IP version share an address (`IPv4Network.overlaps`)."""
+    return a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2]
+
+
+def within(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """Span `a` lies in span `b`, of the same version (`IPv4Network.subnet_of`)."""
+    return a[0] == b[0] and b[1] <= a[1] and a[2] <= b[2]
+
+
 def intersection(a: IPNet, b: IPNet) -> IPNet:
     """The overlap of two overlapping CIDRs: the smaller of the two."""
     return a if a.prefixlen >= b.prefixlen else b

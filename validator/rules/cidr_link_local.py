@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from ..addresses import meets, span
 from ..model import Finding
 from .base import Context, rule
 
 LINK_LOCAL = {4: ipaddress.ip_network("169.254.0.0/16"), 6: ipaddress.ip_network("fe80::/10")}
+LINK_LOCAL_SPANS = {version: span(net) for version, net in LINK_LOCAL.items()}
 
 
 @rule("cidr-link-local", "error", "The pool lies in or contains the link-local range",
@@ -48,7 +50,7 @@ def cidr_link_local(ctx: Context) -> Iterator[Finding]:
         if net is None:
             continue
         link_local = LINK_LOCAL[net.version]
-        if net.overlaps(link_local):
+        if meets(span(net), LINK_LOCAL_SPANS[net.version]):
             yield ctx.finding(
                 f"{pool.describe()} overlaps {link_local} (Calico: IPPool CIDR overlaps with "
                 f"{'IPv4' if net.version == 4 else 'IPv6'} link local range {link_local})", pool.resource,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from ..addresses import AddressIndex
+from ..addresses import AddressIndex, meets, span, within
 from ..model import Finding, IPNet, Pool
 from .base import Context, rule
 from .cidr_link_local import LINK_LOCAL
@@ -17,6 +17,9 @@ from .cidr_reserved import RESERVED_RANGES
 
 PRIVATE_IPV4 = tuple(ipaddress.ip_network(text) for text in
                      ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+PRIVATE_SPANS = tuple(span(net) for net in PRIVATE_IPV4)
+ELSEWHERE_SPANS = tuple(span(net) for net in (*(r for r, _ in RESERVED_RANGES), LINK_LOCAL[4])
+                        if net.version == 4)
 POD_USES = ("Workload", "Tunnel")
 
 
@@ -51,12 +54,15 @@ def cidr_public(ctx: Context) -> Iterator[Finding]:
     ```
     Or, when the range is the organisation's own, list it in `allowed-cidrs` in the policy file.
     """
-    allowed: AddressIndex[IPNet] = AddressIndex((net, net) for net in ctx.config.allowed_cidrs)
+    allowed: AddressIndex[IPNet] | None = None
     for pool in ctx.pools():
         net = pool.masked_network
         if net is None or net.version != 4 or not _for_pods(pool) or _private(net):
             continue
-        if _reported_elsewhere(net) or next(allowed.supernets(net), None) is not None:
+        if _reported_elsewhere(net):
+            continue
+        allowed = allowed or AddressIndex((net, net) for net in ctx.config.allowed_cidrs)
+        if next(allowed.supernets(net), None) is not None:
             continue
         yield ctx.finding(
             f"{pool.describe()} is outside private IPv4 space (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
@@ -71,9 +77,11 @@ def _for_pods(pool: Pool) -> bool:
 
 
 def _private(net: IPNet) -> bool:
-    return any(net.subnet_of(private) for private in PRIVATE_IPV4)  # type: ignore[arg-type]
+    mine = span(net)
+    return any(within(mine, private) for private in PRIVATE_SPANS)
 
 
 def _reported_elsewhere(net: IPNet) -> bool:
-    ranges = [*(r for r, _ in RESERVED_RANGES), LINK_LOCAL[4]]
-    return any(r.version == 4 and net.overlaps(r) for r in ranges)
+    """In ranges cidr-reserved and cidr-link-local report (IPv4)."""
+    mine = span(net)
+    return any(meets(mine, other) for other in ELSEWHERE_SPANS)

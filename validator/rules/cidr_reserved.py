@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from ..addresses import meets, span
 from ..model import Finding
 from .base import Context, rule
 
@@ -19,6 +20,8 @@ RESERVED_RANGES = [
     (ipaddress.ip_network("0.0.0.0/8"), "'this network' (RFC 1122)"),
     (ipaddress.ip_network("::/128"), "unspecified"),
 ]
+
+RESERVED_SPANS = [span(net) for net, _ in RESERVED_RANGES]
 
 
 @rule("cidr-reserved", "error", "The pool overlaps loopback, multicast or unspecified addresses",
@@ -51,8 +54,9 @@ def cidr_reserved(ctx: Context) -> Iterator[Finding]:
         net = pool.masked_network  # with host bits set the range is still known
         if net is None:
             continue
-        for reserved, what in RESERVED_RANGES:
-            if reserved.version == net.version and net.overlaps(reserved):
+        mine = span(net)
+        for (reserved, what), reserved_span in zip(RESERVED_RANGES, RESERVED_SPANS, strict=True):
+            if meets(mine, reserved_span):
                 who = "Calico accepts it, but pods there are unreachable"
                 yield ctx.finding(f"{pool.describe()} overlaps the {what} range {reserved} ({who})",
                                   pool.resource, ctx.at(pool, "spec", "cidr"),

@@ -16,7 +16,9 @@ whichever Calico API group names it). Then:
 
 Only rules that read the kind written (`Rule.reads`: a Node write runs no rule of pools alone) are run at
 all: the others find exactly the same before and after, about objects the write does not touch, so they can
-neither deny it nor warn about it. DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
+neither deny it nor warn about it.
+
+DELETE compares with the cluster without the object, so deleting the pool that is a node's last one is
 denied with the stranded nodes named. dryRun requests are judged the same; judging never changes the state.
 Nodes are the one special case, both halves of it in `judging_mode` and `failure_mode` below: a kubelet
 registering its node is judged as in warn mode, and no Node write is refused for the webhook's own fault.

@@ -69,7 +69,7 @@ class AddressIndex(Generic[T]):
         self._items: list[T] = []
         for net, item in items:
             self._exact[key_of(net)].append(item)
-            first, last = int(net.network_address), int(net.broadcast_address)
+            _, first, last = span(net)
             entries.append((net.version, first, last, len(self._items)))
             self._items.append(item)
         entries.sort()
@@ -93,7 +93,7 @@ class AddressIndex(Generic[T]):
 
     def subnets(self, net: IPNet) -> Iterator[T]:
         """Items whose network lies inside net and is strictly smaller."""
-        first, last = int(net.network_address), int(net.broadcast_address)
+        _, first, last = span(net)
         start = bisect.bisect_left(self._starts, (net.version, first))
         entries = self._entries
         for i in range(start, len(entries)):  # not entries[start:]: a copy per lookup is quadratic

@@ -79,7 +79,7 @@ def pool_capacity(ctx: Context) -> Iterator[Finding]:
                 pool.source, "widen the cidr or use a longer blockSize", subject="blocks")
         demand = sum(_count(bits, group, nodes, everyone) * min(pods, limit * size)
                      for pods, group in groups.items())
-        addresses = pool.network.num_addresses
+        addresses = 1 << (pool.network.max_prefixlen - pool.network.prefixlen)  # num_addresses, cheaper
         if addresses < demand:
             yield ctx.finding(
                 f"{pool.describe()} has {addresses:,} addresses for {nodes} nodes that can run {demand:,} "

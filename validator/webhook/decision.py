@@ -122,13 +122,13 @@ def object_findings(view: DeltaView, plan: Plan, config: Config,
     involve the write."""
     own = Focus(pools=plan.written, nodes=plan.written, reservations=plan.written, objects=plan.focus.objects,
                 cluster_wide=False, previous=plan.focus.previous)
-    return _run(view, config, rule_kinds()[0] & rules_reading(plan.written_kinds), wanted, own)
+    return _run(view, config, rules_reading(plan.written_kinds, "object"), wanted, own)
 
 
 def relation_findings(view: DeltaView, plan: Plan, config: Config,
                       wanted: frozenset[str] | None = None) -> list[Finding]:
     """Relational rules see the whole focus: the pools and nodes the write affects."""
-    return _run(view, config, rule_kinds()[1] & rules_reading(plan.written_kinds), wanted, plan.focus)
+    return _run(view, config, rules_reading(plan.written_kinds, "relation"), wanted, plan.focus)
 
 
 def _run(view: DeltaView, config: Config, rules: frozenset[str], wanted: frozenset[str] | None,
@@ -148,11 +148,12 @@ def rule_kinds() -> tuple[frozenset[str], frozenset[str]]:
 
 
 @cache
-def rules_reading(kinds: frozenset[str]) -> frozenset[str]:
-    """The rules whose findings a write of these kinds can change (`Rule.reads`). The others find the same
-    before and after it, about objects it did not write, so they could neither deny it nor warn about it:
-    they are not run (a Node write runs no rule of pools alone; an IPReservation write, no rule of nodes)."""
-    return frozenset(r.id for r in REGISTRY.values() if r.reads & kinds)
+def rules_reading(kinds: frozenset[str], scope: str = "") -> frozenset[str]:
+    """The rules (of `scope`, "object" or "relation", or both) whose findings a write of these kinds can
+    change (`Rule.reads`). The others find the same before and after it, about objects it did not write, so
+    they could neither deny it nor warn about it: they are not run (a Node write runs no rule of pools
+    alone; an IPReservation write, no rule of nodes)."""
+    return frozenset(r.id for r in REGISTRY.values() if r.reads & kinds and scope in ("", r.scope))
 
 
 _ONLY: dict[tuple[int, frozenset[str]], tuple[Config, Config, list[Rule]]] = {}

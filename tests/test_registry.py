@@ -81,12 +81,11 @@ def test_rule_text_says_where_the_code_and_cases_are() -> None:
 
 def test_the_sources_take_yaml_invalid_severity_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """No severity is written in the sources: a registry that said warning would make it a warning."""
-    from dataclasses import replace
 
     from validator.sources.files import input_problem
 
     assert input_problem("a.yaml", 3, "broken").severity == REGISTRY["yaml-invalid"].severity == "error"
-    monkeypatch.setitem(REGISTRY, "yaml-invalid", replace(REGISTRY["yaml-invalid"], severity="warning"))
+    monkeypatch.setitem(REGISTRY, "yaml-invalid", REGISTRY["yaml-invalid"]._replace(severity="warning"))
     problem = input_problem("a.yaml", 3, "broken")
     assert (problem.rule, problem.severity) == ("yaml-invalid", "warning")
     assert problem.source == Source("a.yaml", 3)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import yaml
 
@@ -31,8 +31,7 @@ MAX_REPORTED = 20
 MAX_POLICY_NODES = 100_000  # a policy is a few hundred values; aliases may not expand it past this
 
 
-@dataclass(frozen=True)
-class ReservedRange:
+class ReservedRange(NamedTuple):
     network: IPNet
     reason: str
 

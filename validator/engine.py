@@ -7,7 +7,6 @@ The engine knows no front end: the linter and the webhook both build a Cluster (
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis import ClusterView
@@ -19,12 +18,17 @@ from .rules.base import Context, Focus
 from .view import View
 
 
-@dataclass
 class Result(FindingCounts):
-    findings: list[Finding] = field(default_factory=list)
-    ignored: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, reason)
-    skipped_rules: list[str] = field(default_factory=list)  # rules that could not run (no nodes known)
-    skipped: list[Skipped] = field(default_factory=list)  # files not linted on purpose, with the reason
+    """The findings, those set aside by an exemption (with its reason), the rules that could not run (no
+    nodes known) and the files not linted on purpose (with the reason)."""
+
+    def __init__(self, findings: list[Finding] | None = None,
+                 ignored: list[tuple[Finding, str]] | None = None, skipped_rules: list[str] | None = None,
+                 skipped: list[Skipped] | None = None) -> None:
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.ignored: list[tuple[Finding, str]] = [] if ignored is None else ignored
+        self.skipped_rules: list[str] = [] if skipped_rules is None else skipped_rules
+        self.skipped: list[Skipped] = [] if skipped is None else skipped
 
 
 def enabled_rules(config: Config) -> list[Rule]:

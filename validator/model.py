@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from .addresses import IPAddr, IPNet, parse_address, parse_network
 from .selector import Selector, SelectorError, parse_selector
@@ -34,8 +33,7 @@ IGNORE_ANNOTATION = "ippool-validator.io/ignore"
 IGNORE_REASON_ANNOTATION = "ippool-validator.io/ignore-reason"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Source:
+class Source(NamedTuple):
     """Where an object (or a problem) stands: a file (or `<stdin>`) and a 1-based line."""
 
     file: str
@@ -45,14 +43,31 @@ class Source:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
 class Resource:
-    """What Kubernetes calls the object: apiVersion, kind and name (cluster-scoped, so no namespace)."""
+    """What Kubernetes calls the object: apiVersion, kind and name (cluster-scoped, so no namespace).
 
-    api_version: str
-    kind: str
-    name: str
-    entry: str = field(default="", compare=False)  # where a derived object is written (an Installation entry)
+    Not a tuple: the webhook tells a Resource from the tuple identities it builds. `entry` (where a derived
+    object is written: an Installation entry) is not part of what the object is.
+    """
+
+    __slots__ = ("api_version", "kind", "name", "entry")
+
+    def __init__(self, api_version: str, kind: str, name: str, entry: str = "") -> None:
+        self.api_version: Final = api_version
+        self.kind: Final = kind
+        self.name: Final = name
+        self.entry: Final = entry
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resource):
+            return NotImplemented
+        return (self.api_version, self.kind, self.name) == (other.api_version, other.kind, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.api_version, self.kind, self.name))
+
+    def __repr__(self) -> str:
+        return f"Resource({self.api_version!r}, {self.kind!r}, {self.name!r}, entry={self.entry!r})"
 
     def __str__(self) -> str:
         text = f"{self.kind}/{self.name or '(unnamed)'}"
@@ -63,8 +78,7 @@ def family_name(version: int) -> str:
     return "IPv6" if version == 6 else "IPv4"
 
 
-@dataclass(frozen=True)
-class CidrText:
+class CidrText(NamedTuple):
     """How Calico's parsers read a CIDR as written: one reading serves every rule and the policy check that
     diagnoses CIDRs (each says in its own words what is wrong)."""
 
@@ -104,8 +118,7 @@ def parse_cidr(text: Any) -> IPNet | None:
     return reading.network if reading.shape == "network" else None
 
 
-@dataclass(frozen=True)
-class OperatorSettings:
+class OperatorSettings(NamedTuple):
     """What the operator's Installation says around its pools, with the operator's own defaults applied
     (tigera/operator pkg/controller/installation/core_controller.go `fillDefaults`): the CNI plugin
     defaults by `kubernetesProvider` (AKS AzureVNET, EKS AmazonVPC, GKE GKE, else Calico), the IPAM
@@ -116,22 +129,50 @@ class OperatorSettings:
     ipam_type: str = "Calico"
 
 
-@dataclass(frozen=True)
-class Pool:
+class _Entity:
+    """An object of the cluster as read. Two are equal when they are the same object read from the same
+    place (`identity`), whatever their content; nothing changes one once read (its attributes are `Final`).
+
+    Hand-written rather than dataclasses: a dataclass costs lint's start-up about 0.3 ms to define.
+    """
+
+    def identity(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Entity) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.identity() == other.identity()
+
+    def __hash__(self) -> int:
+        return hash(self.identity())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self.identity()!r}"
+
+
+class Pool(_Entity):
     """One IP pool, from a v3 or v1 IPPool or an operator Installation entry.
 
     `spec` uses v3 field names whatever the origin; for an operator entry, `sources` has already mapped
     `encapsulation` and `natOutgoing` onto them and keeps the entry as written in `raw`.
     """
 
-    resource: Resource
-    source: Source
-    spec: Mapping[str, Any] = field(compare=False)
-    origin: Literal["v3", "v1", "operator"] = "v3"
-    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
-    status_conditions: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
-    operator: OperatorSettings | None = field(default=None, compare=False)
+    def __init__(self, resource: Resource, source: Source, spec: Mapping[str, Any],
+                 origin: Literal["v3", "v1", "operator"] = "v3", annotations: Mapping[str, str] | None = None,
+                 status_conditions: tuple[Mapping[str, Any], ...] = (), raw: Mapping[str, Any] | None = None,
+                 operator: OperatorSettings | None = None) -> None:
+        self.resource: Final = resource
+        self.source: Final = source
+        self.spec: Final = spec
+        self.origin: Final = origin
+        self.annotations: Final[Mapping[str, str]] = {} if annotations is None else annotations
+        self.status_conditions: Final = status_conditions
+        self.raw: Final[Mapping[str, Any]] = {} if raw is None else raw
+        self.operator: Final = operator
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.resource, self.source, self.origin)
 
     @property
     def name(self) -> str:
@@ -268,30 +309,38 @@ class Pool:
         return f"{self.resource} ({self.cidr_text})"
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(_Entity):
     """A Kubernetes node: its labels decide which pools serve it; `max_pods` is from its status, if known."""
 
-    resource: Resource
-    source: Source
-    labels: Mapping[str, str] = field(compare=False)
-    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
-    max_pods: int | None = None
+    def __init__(self, resource: Resource, source: Source, labels: Mapping[str, str],
+                 annotations: Mapping[str, str] | None = None, max_pods: int | None = None) -> None:
+        self.resource: Final = resource
+        self.source: Final = source
+        self.labels: Final = labels
+        self.annotations: Final[Mapping[str, str]] = {} if annotations is None else annotations
+        self.max_pods: Final = max_pods
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.resource, self.source, self.max_pods)
 
     @property
     def name(self) -> str:
         return self.resource.name
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(_Entity):
     """An IPReservation: `cidrs` as written; `networks` the ones that parse (a bare IP counts as /32 or
     /128)."""
 
-    resource: Resource
-    source: Source
-    cidrs: tuple[Any, ...] = field(compare=False)  # as written, maybe unhashable: identity is resource+source
-    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    def __init__(self, resource: Resource, source: Source, cidrs: tuple[Any, ...],
+                 annotations: Mapping[str, str] | None = None) -> None:
+        self.resource: Final = resource
+        self.source: Final = source
+        self.cidrs: Final = cidrs  # as written, maybe unhashable: identity is resource+source
+        self.annotations: Final[Mapping[str, str]] = {} if annotations is None else annotations
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.resource, self.source)
 
     @cached_property
     def networks(self) -> tuple[IPNet, ...]:
@@ -307,28 +356,41 @@ class Reservation:
         return tuple(found)
 
 
-@dataclass(frozen=True)
-class IPAMSettings:
+class IPAMSettings(_Entity):
     """The cluster's IPAMConfiguration (name `default`); absent fields keep Calico's defaults."""
 
-    resource: Resource
-    source: Source
-    max_blocks_per_host: int = DEFAULT_MAX_BLOCKS_PER_HOST
-    strict_affinity: bool = False
-    spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
-    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    def __init__(self, resource: Resource, source: Source,
+                 max_blocks_per_host: int = DEFAULT_MAX_BLOCKS_PER_HOST, strict_affinity: bool = False,
+                 spec: Mapping[str, Any] | None = None, annotations: Mapping[str, str] | None = None) -> None:
+        self.resource: Final = resource
+        self.source: Final = source
+        self.max_blocks_per_host: Final = max_blocks_per_host
+        self.strict_affinity: Final = strict_affinity
+        self.spec: Final[Mapping[str, Any]] = {} if spec is None else spec
+        self.annotations: Final[Mapping[str, str]] = {} if annotations is None else annotations
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.resource, self.source, self.max_blocks_per_host, self.strict_affinity)
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """One object as read (a document, or an item of a List), kept for schema checks and exemptions."""
+class Manifest(_Entity):
+    """One object as read (a document, or an item of a List), kept for schema checks and exemptions.
 
-    resource: Resource
-    source: Source
-    body: Mapping[str, Any] = field(compare=False)
-    schema: str = ""  # name of the JSON Schema under policies/schemas that applies, "" for none
-    item_path: tuple[str | int, ...] = ()  # where in the document this object sits (for List items)
-    node: Any = field(default=None, compare=False, repr=False)  # its YAML node, to locate a field's line
+    `schema` names the JSON Schema under policies/schemas that applies ("" for none), `item_path` is where
+    in the document the object sits (for List items), `node` its YAML node, to locate a field's line.
+    """
+
+    def __init__(self, resource: Resource, source: Source, body: Mapping[str, Any], schema: str = "",
+                 item_path: tuple[str | int, ...] = (), node: Any = None) -> None:
+        self.resource: Final = resource
+        self.source: Final = source
+        self.body: Final = body
+        self.schema: Final = schema
+        self.item_path: Final = item_path
+        self.node: Final = node
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.resource, self.source, self.schema, self.item_path)
 
     def line_of(self, path: tuple[str | int, ...]) -> int:
         """The line of the field at `path` inside this object (the object's own line if not found)."""
@@ -357,16 +419,14 @@ def _child(node: Any, step: str | int) -> Any:
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, order=True)
-class Related:
+class Related(NamedTuple):
     """Another object a finding involves (the other pool of an overlap), with where it stands."""
 
     resource: Resource
     source: Source
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One problem: data only. `subject` tells apart two findings of one rule on one object."""
 
     rule: str
@@ -383,8 +443,7 @@ class Finding:
         return (src.file, src.line, self.rule, self.message)
 
     def with_severity(self, severity: Severity) -> Finding:
-        return Finding(self.rule, severity, self.message, self.resource, self.source, self.hint,
-                       self.related, self.subject)
+        return self._replace(severity=severity)
 
 
 class FindingCounts:
@@ -401,27 +460,32 @@ class FindingCounts:
         return sum(1 for f in self.findings if f.severity == "warning")
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """A file not linted on purpose (a Helm template, YAML that is not ours and does not parse), and why."""
 
     file: str
     reason: str
 
 
-@dataclass
 class Cluster:
-    """Everything known at once: what the linter read from a repository, or the webhook's cluster state."""
+    """Everything known at once: what the linter read from a repository, or the webhook's cluster state.
 
-    pools: list[Pool] = field(default_factory=list)
-    nodes: list[Node] = field(default_factory=list)
-    reservations: list[Reservation] = field(default_factory=list)
-    ipam: list[IPAMSettings] = field(default_factory=list)
-    manifests: list[Manifest] = field(default_factory=list)
-    problems: list[Finding] = field(default_factory=list)  # input errors found while reading
-    nodes_known: bool = False
-    files: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    `problems` are the input errors found while reading; the sources fill the lists as they read.
+    """
+
+    def __init__(self, pools: list[Pool] | None = None, nodes: list[Node] | None = None,
+                 reservations: list[Reservation] | None = None, ipam: list[IPAMSettings] | None = None,
+                 manifests: list[Manifest] | None = None, problems: list[Finding] | None = None,
+                 nodes_known: bool = False, files: int = 0, skipped: list[Skipped] | None = None) -> None:
+        self.pools: list[Pool] = [] if pools is None else pools
+        self.nodes: list[Node] = [] if nodes is None else nodes
+        self.reservations: list[Reservation] = [] if reservations is None else reservations
+        self.ipam: list[IPAMSettings] = [] if ipam is None else ipam
+        self.manifests: list[Manifest] = [] if manifests is None else manifests
+        self.problems: list[Finding] = [] if problems is None else problems
+        self.nodes_known = nodes_known
+        self.files = files
+        self.skipped: list[Skipped] = [] if skipped is None else skipped
 
     def extend(self, other: Cluster) -> None:
         self.pools.extend(other.pools)

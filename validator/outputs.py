@@ -13,16 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 
 class OutputError(Exception):
     """A destination that cannot be used: exit status 2 with this message."""
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """One rendering: a format and its file (None: standard output)."""
 
     fmt: str

@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 from ..model import Finding, FindingCounts, Skipped
 from ..rules import REGISTRY, Rule
 
 
-@dataclass
 class Report(FindingCounts):
     """What a lint run found, with the counts a summary needs.
 
     `objects` counts the Calico objects read (pools, reservations, IPAM settings, Installations), `None` when
     nobody counted them; 0 means the paths held none, which every format says plainly (`paths` names them).
+    `target` keeps only that target's rules (lint, audit) in the SARIF rule list and the JUnit cases (None:
+    every rule); `skipped` are the files not linted on purpose.
     """
 
-    findings: list[Finding]
-    files: int = 0
-    pools: int = 0
-    nodes: int = 0
-    nodes_known: bool = False
-    skipped_rules: list[str] = field(default_factory=list)
-    ignored: list[tuple[Finding, str]] = field(default_factory=list)
-    show_ignored: bool = False
-    objects: int | None = field(default=None, kw_only=True)
-    paths: tuple[str, ...] = field(default=(), kw_only=True)
-    fail_if_no_objects: bool = field(default=False, kw_only=True)
-    # only this target's rules (lint, audit) in the SARIF rule list and the JUnit cases; None: every rule
-    target: str | None = field(default=None, kw_only=True)
-    skipped: list[Skipped] = field(default_factory=list, kw_only=True)  # files not linted on purpose
+    def __init__(self, findings: list[Finding], files: int = 0, pools: int = 0, nodes: int = 0,
+                 nodes_known: bool = False, skipped_rules: list[str] | None = None,
+                 ignored: list[tuple[Finding, str]] | None = None, show_ignored: bool = False, *,
+                 objects: int | None = None, paths: tuple[str, ...] = (), fail_if_no_objects: bool = False,
+                 target: str | None = None, skipped: list[Skipped] | None = None) -> None:
+        self.findings = findings
+        self.files = files
+        self.pools = pools
+        self.nodes = nodes
+        self.nodes_known = nodes_known
+        self.skipped_rules: list[str] = [] if skipped_rules is None else skipped_rules
+        self.ignored: list[tuple[Finding, str]] = [] if ignored is None else ignored
+        self.show_ignored = show_ignored
+        self.objects = objects
+        self.paths = paths
+        self.fail_if_no_objects = fail_if_no_objects
+        self.target = target
+        self.skipped: list[Skipped] = [] if skipped is None else skipped
 
     @property
     def no_objects(self) -> bool:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
 
@@ -27,8 +26,7 @@ WRITTEN = ("pools", "nodes", "reservations")  # the kinds of object a judged wri
 Target = Literal["lint", "audit"]  # what a rule judges: manifests (lint, serve) or IPAM state (audit)
 
 
-@dataclass(frozen=True)
-class Focus:
+class Focus(NamedTuple):
     """What a change touches: the webhook asks only about these objects; None in the context means all."""
 
     pools: frozenset[Resource] = frozenset()
@@ -39,18 +37,19 @@ class Focus:
     previous: tuple[Pool, ...] = ()  # on an UPDATE, the written pools as they were (update rules)
 
 
-@dataclass
 class Context:
-    """What a rule's check receives: the cluster, the shared view of it, the policy, and the focus.
-    `shared` is one dict for every rule of a run (the engine's): the focus's pools and nodes are looked up
-    once per run, not once per rule."""
+    """What a rule's check receives: the cluster, the shared view of it (the questions rules may ask,
+    validator/view.py), the policy, and the focus. `shared` is one dict for every rule of a run (the
+    engine's): the focus's pools and nodes are looked up once per run, not once per rule."""
 
-    cluster: Cluster
-    view: View  # the questions rules may ask (validator/view.py)
-    config: Config
-    focus: Focus | None = None
-    rule: Rule | None = None
-    shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    def __init__(self, cluster: Cluster, view: View, config: Config, focus: Focus | None = None,
+                 rule: Rule | None = None, shared: dict[str, Any] | None = None) -> None:
+        self.cluster = cluster
+        self.view = view
+        self.config = config
+        self.focus = focus
+        self.rule = rule
+        self.shared: dict[str, Any] = {} if shared is None else shared
 
     def pools(self) -> list[Pool]:
         if self.focus is None:
@@ -97,13 +96,12 @@ class Context:
 Check = Callable[[Context], Iterable[Finding]]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     severity: Severity
     summary: str
     doc: str
-    check: Check = field(repr=False)
+    check: Check
     calico: str = ""  # which Calico component also rejects this, and since when; "" if only we check it
     needs_nodes: bool = False
     scope: Scope = "relation"  # "object": about the object's own content, so a write of it is judged whole

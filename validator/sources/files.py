@@ -15,8 +15,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -64,8 +63,7 @@ class PathError(Exception):
     """A path given on the command line that does not exist: a usage error, not a finding."""
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     """One parsed YAML document and the 1-based line its root node starts on."""
 
     data: Any

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -56,7 +55,6 @@ class ExcludeError(ValueError):
     """A pattern that pathspec cannot read."""
 
 
-@dataclass
 class Excluder:
     """gitignore-style patterns, each set relative to its own folder: those given on the command line to the
     current folder, those of a policy file to the policy file's folder (as .gitignore files work).
@@ -64,7 +62,8 @@ class Excluder:
     A matched folder is not walked at all; as in git, nothing below an excluded folder can be re-included.
     """
 
-    specs: list[tuple[str, Any]] = field(default_factory=list)  # (absolute folder, pathspec.PathSpec)
+    def __init__(self) -> None:
+        self.specs: list[tuple[str, Any]] = []  # (absolute folder, pathspec.PathSpec)
 
     def add(self, patterns: Iterable[str], base: str = ".") -> None:
         lines = [p for p in patterns if p.strip()]

@@ -234,9 +234,9 @@ def test_found_in_a_parent_folder_up_to_the_git_root(tmp_path: Path) -> None:
     deep.mkdir(parents=True)
     assert find_config(deep) is None
     (tmp_path / "repo" / CONFIG_NAME).write_text("max-pods: 50\n")
-    assert find_config(deep) == tmp_path / "repo" / CONFIG_NAME
+    assert find_config(deep) == str(tmp_path / "repo" / CONFIG_NAME)
     (deep / CONFIG_NAME).write_text("max-pods: 60\n")
-    assert find_config(deep) == deep / CONFIG_NAME
+    assert find_config(deep) == str(deep / CONFIG_NAME)
 
 
 def test_not_looked_for_above_the_git_root(tmp_path: Path) -> None:
@@ -249,7 +249,7 @@ def test_outside_a_git_repository_only_the_current_folder_counts(tmp_path: Path)
     (tmp_path / CONFIG_NAME).write_text("max-pods: 50\n")
     (tmp_path / "sub").mkdir()
     assert find_config(tmp_path / "sub") is None
-    assert find_config(tmp_path) == tmp_path / CONFIG_NAME
+    assert find_config(tmp_path) == str(tmp_path / CONFIG_NAME)
 
 
 def test_lint_uses_the_policy_of_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ ippool-validator's own check (Calico checks none of this), on when the policy fi
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterator
 
@@ -53,6 +52,8 @@ def selector_label_unknown(ctx: Context) -> Iterator[Finding]:
                          if k not in exact and not any(fnmatch.fnmatchcase(k, p) for p in patterns))
         if not unknown:
             continue
+        import difflib  # only for a finding: lint's start-up stays lean
+
         guesses = {k: difflib.get_close_matches(k, sorted(exact - set(patterns)), n=1) for k in unknown}
         hint = "; ".join(f"did you mean {g[0]!r} for {k!r}?" for k, g in guesses.items() if g)
         listed = ", ".join(allowed) if allowed else "none"

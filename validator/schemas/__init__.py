@@ -16,9 +16,9 @@ fields before a CRD's schema applies); the policy file is read as written.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checker import compile_schema
@@ -30,15 +30,15 @@ if TYPE_CHECKING:
 NAMES = ("config", "installation", "ipamconfiguration", "ippool", "ipreservation")
 
 
-def schema_dir() -> Path:
-    """Where the JSON Schemas live: in the package, always."""
-    return Path(__file__).parent
+def schema_dir() -> str:
+    """Where the JSON Schemas live: in the package, always (os.path: pathlib is slow to import)."""
+    return os.path.dirname(os.path.abspath(__file__))
 
 
 @cache
 def load(name: str) -> dict[str, Any]:
     """The schema called `name` (`ippool` is `ippool.schema.json`), parsed."""
-    with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
+    with open(os.path.join(schema_dir(), f"{name}.schema.json"), encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema
 

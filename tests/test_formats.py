@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from functools import cache
@@ -298,3 +299,37 @@ def test_a_clean_repository_renders_in_every_format(fmt: str, tmp_path: Path,
         assert int(junit(out).get("failures")) == 0
     if fmt == "github":
         assert parse_commands(out) == []
+
+
+def _pathlib_relative(file: str) -> str:
+    """What relative_path answered when it used pathlib (the reading it must keep)."""
+    path = Path(file)
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            return path.as_posix()
+    return Path(os.path.normpath(path)).as_posix()
+
+
+@pytest.mark.parametrize("shape", ["relative", "dotted", "doubled", "inside", "inside-linked", "here",
+                                   "outside", "outside-dotted", "stdin"])
+def test_ci_formats_locate_files_as_pathlib_did(shape: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """relative_path uses os.path (pathlib is slow to import); it answers as the pathlib version did for files
+    below the current folder, through a symlinked folder, the folder itself and files outside it."""
+    from validator.report.locations import relative_path
+
+    real = tmp_path / "real"
+    (real / "pools").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path / "link")  # the current folder is reached through a symlink
+    link = tmp_path / "link"
+    file = {
+        "relative": "pools/a.yaml", "dotted": "./pools/../pools/a.yaml", "doubled": "pools//a.yaml",
+        "inside": str(real / "pools" / "a.yaml"), "inside-linked": str(link / "pools" / "a.yaml"),
+        "here": str(real), "outside": str(tmp_path / "other.yaml"),
+        "outside-dotted": f"{tmp_path}/./x//other.yaml", "stdin": "<stdin>",
+    }[shape]
+    expected = file if shape == "stdin" else _pathlib_relative(file)
+    assert relative_path(file) == expected

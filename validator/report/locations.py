@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePath
 
 from ..model import Source
 
@@ -16,13 +15,16 @@ def is_file(source: Source | None) -> bool:
 
 
 def relative_path(file: str) -> str:
-    """The file relative to the current folder with forward slashes; absolute if it lies outside it."""
+    """The file relative to the current folder with forward slashes; absolute if it lies outside it.
+
+    os.path rather than pathlib, which costs a lint's start-up some 1.5 ms to import.
+    """
     if file.startswith("<"):
         return file
-    path = Path(file)
-    if path.is_absolute():
-        try:
-            path = path.resolve().relative_to(Path.cwd().resolve())
-        except (ValueError, OSError):
-            return path.as_posix()
-    return PurePath(os.path.normpath(path)).as_posix()
+    path = file
+    if os.path.isabs(path):
+        real, here = os.path.realpath(path), os.path.realpath(os.getcwd())
+        if os.path.commonpath([real, here]) != here:
+            return os.path.normpath(path).replace(os.sep, "/")
+        path = os.path.relpath(real, here)
+    return os.path.normpath(path).replace(os.sep, "/")

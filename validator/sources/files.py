@@ -33,7 +33,7 @@ _BLOCK_INDICATORS = 100  # a line's leading run of " ?:-" bounds its block nesti
 _DEEP_RUN = rf"[ \t?:-]{{{_BLOCK_INDICATORS}}}"
 _DEEP_FIRST_LINE = re.compile(_DEEP_RUN)
 _DEEP_LINE = re.compile("\n" + _DEEP_RUN)  # a literal first character: a fast scan
-_DEEP_LINE_ANY_BREAK = re.compile("[\n\r\x85\u2028\u2029]" + _DEEP_RUN)  # every break YAML knows
+_DEEP_LINE_ANY_BREAK = "[\n\r\x85\u2028\u2029]" + _DEEP_RUN  # every break YAML knows; compiled if needed
 _DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|$)", re.MULTILINE)
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -308,7 +308,7 @@ def _deep_block(text: str) -> bool:
         return True
     other_breaks = (any(b in text for b in ("\x85", "\u2028", "\u2029"))
                     or text.count("\r") != text.count("\r\n"))
-    return bool((_DEEP_LINE_ANY_BREAK if other_breaks else _DEEP_LINE).search(text))
+    return bool(re.search(_DEEP_LINE_ANY_BREAK, text) if other_breaks else _DEEP_LINE.search(text))
 
 
 def load_text(label: str, text: str, into: Cluster, strict: bool = False) -> None:

@@ -21,13 +21,14 @@ HELM_TEMPLATE_REASON = ("Helm chart template (a templates/ folder beside Chart.y
 _OUR_API = r"(?:projectcalico\.org/v3|crd\.projectcalico\.org/v1|operator\.tigera\.io/v1)"
 _OUR_KIND = (r"(?:IPPool|IPPoolList|IPReservation|IPReservationList|IPAMConfiguration|IPAMConfig"
              r"|IPAMConfigurationList|IPAMConfigList|Installation|Node|NodeList)")
-_LOOKS_OURS = re.compile(rf"""(?:apiVersion["']?\s*:\s*["']?{_OUR_API}"""
-                         rf"""|kind["']?\s*:\s*["']?{_OUR_KIND}(?=["'\s,}}\]]|$))""", re.MULTILINE)
+_LOOKS_OURS = (rf"""(?:apiVersion["']?\s*:\s*["']?{_OUR_API}"""
+               rf"""|kind["']?\s*:\s*["']?{_OUR_KIND}(?=["'\s,}}\]]|$))""")
 
 
 def looks_like_ours(text: str) -> bool:
-    """Whether text that does not parse still shows a Calico, operator or Node `apiVersion`/`kind`."""
-    return _LOOKS_OURS.search(text) is not None
+    """Whether text that does not parse still shows a Calico, operator or Node `apiVersion`/`kind`.
+    (The pattern is compiled, and cached by `re`, when a file fails to parse: not at every start.)"""
+    return re.search(_LOOKS_OURS, text, re.MULTILINE) is not None
 
 
 def unparsed_reason(problem_line: int, problem_message: str) -> str:

@@ -36,6 +36,9 @@ class ReservedRange(NamedTuple):
 
 @dataclass(frozen=True)
 class Config:
+    """The policy in force: the built-in defaults, or a policy file read over them. (With no docstring,
+    dataclasses would make one from `inspect.signature` at every start.)"""
+
     rule_levels: dict[str, Level] = field(default_factory=dict)
     max_pods: int = DEFAULT_MAX_PODS
     allowed_cidrs: tuple[IPNet, ...] = ()

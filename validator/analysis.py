@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from .addresses import AddressIndex
 from .exemptions import Exemptions, exemptions
+from .lazy import cached_property
 from .model import Cluster, Manifest, Node, Pool, Reservation, Resource, Source
 from .nodeindex import NodeIndex, union_of
 from .selector import Selector

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Final, Literal, NamedTuple
 
 from .addresses import IPAddr, IPNet, parse_address, parse_network
+from .lazy import cached_property
 from .selector import Selector, SelectorError, parse_selector
 
 V3 = "projectcalico.org/v3"
@@ -50,13 +50,14 @@ class Resource:
     object is written: an Installation entry) is not part of what the object is.
     """
 
-    __slots__ = ("api_version", "kind", "name", "entry")
+    __slots__ = ("api_version", "kind", "name", "entry", "_hash")
 
     def __init__(self, api_version: str, kind: str, name: str, entry: str = "") -> None:
         self.api_version: Final = api_version
         self.kind: Final = kind
         self.name: Final = name
         self.entry: Final = entry
+        self._hash: Final = hash((api_version, kind, name))  # the webhook hashes each many times a request
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Resource):
@@ -64,7 +65,10 @@ class Resource:
         return (self.api_version, self.kind, self.name) == (other.api_version, other.kind, other.name)
 
     def __hash__(self) -> int:
-        return hash((self.api_version, self.kind, self.name))
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:  # rebuilt, never unpickled: str hashes differ per process
+        return Resource, (self.api_version, self.kind, self.name, self.entry)
 
     def __repr__(self) -> str:
         return f"Resource({self.api_version!r}, {self.kind!r}, {self.name!r}, entry={self.entry!r})"
@@ -189,7 +193,7 @@ class Pool(_Entity):
         value = self.spec.get("namespaceSelector")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def unallocatable(self) -> Mapping[str, Any] | None:
         """The status condition `Allocatable=False`, if the cluster has set one (IPAM skips such pools)."""
         for condition in self.status_conditions:
@@ -203,7 +207,7 @@ class Pool(_Entity):
         text = self.spec.get("cidr")
         return read_cidr(text) if isinstance(text, str) else None
 
-    @property
+    @cached_property
     def network(self) -> IPNet | None:
         reading = self.cidr_reading
         return reading.network if reading is not None and reading.shape == "network" else None
@@ -213,7 +217,7 @@ class Pool(_Entity):
         cidr = self.spec.get("cidr")
         return cidr if isinstance(cidr, str) else repr(cidr)
 
-    @property
+    @cached_property
     def masked_network(self) -> IPNet | None:
         """The network with host bits cleared: `network` when the CIDR is valid, and for `10.244.102.1/24`
         (which Calico rejects, see cidr-invalid) still an IPv4 /24, so that its family, prefix and range
@@ -221,7 +225,7 @@ class Pool(_Entity):
         reading = self.cidr_reading
         return reading.network_masked if reading is not None else None
 
-    @property
+    @cached_property
     def version(self) -> int | None:
         """The IP family, also of a CIDR that only has host bits set (see masked_network)."""
         net = self.masked_network
@@ -267,7 +271,7 @@ class Pool(_Entity):
             return frozenset()
         return frozenset(u for u in uses if isinstance(u, str))
 
-    @property
+    @cached_property
     def assigns_automatically(self) -> bool:
         """True for a pool IPAM may pick pod addresses from by its nodeSelector, whatever its CIDR.
 
@@ -287,19 +291,19 @@ class Pool(_Entity):
         selector = self.parsed_node_selector
         return selector is not None and selector.canonical == "!all()"
 
-    @property
+    @cached_property
     def serves_workloads(self) -> bool:
         """assigns_automatically, and with a valid CIDR: the pools node rules count as serving nodes."""
         return self.network is not None and self.assigns_automatically
 
-    @property
+    @cached_property
     def block_count(self) -> int:
         """How many blocks the pool is carved into (0 if the CIDR or block size is unusable)."""
         if self.network is None or self.block_size is None or self.block_size < self.network.prefixlen:
             return 0
         return 1 << (self.block_size - self.network.prefixlen)
 
-    @property
+    @cached_property
     def block_addresses(self) -> int:
         if self.network is None or self.block_size is None:
             return 0

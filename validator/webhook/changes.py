@@ -7,11 +7,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from heapq import merge
 from typing import Any, TypeVar, overload
 
 from ..addresses import AddressIndex
+from ..lazy import cached_property
 from ..model import CALICO_API_VERSIONS, OPERATOR, IPNet, Manifest, Node, Pool, Reservation, Resource
 from ..nodeindex import NodeIndex
 from ..selector import Selector

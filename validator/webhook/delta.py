@@ -23,7 +23,6 @@ the protocol. A DeltaView asks its snapshot's ClusterView public questions only 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from functools import cached_property
 from typing import Any
 
 from ..addresses import AddressIndex
@@ -37,6 +36,7 @@ from ..analysis import (
     selector_of,
 )
 from ..exemptions import Exemptions, exemptions
+from ..lazy import cached_property
 from ..model import IGNORE_ANNOTATION, Cluster, Node, Pool, Reservation, Resource, Source
 from ..view import NodeSets, RangeIndex
 from .changes import Change, Edit, Members, PatchedList, PatchedNodeIndex, ReservationOverlay, same_object

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from ..analysis import selector_of
+from ..lazy import cached_property
 from ..model import OPERATOR, Cluster, Pool, Resource
 from ..rules.base import Focus
 from ..sources.manifests import add_object

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from typing import Any
 
 from ..analysis import ClusterView, selector_of
+from ..lazy import cached_property
 from ..model import Cluster, Node, Pool, Reservation, Resource
 
 LabelKey = frozenset[tuple[str, str]]

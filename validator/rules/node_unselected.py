@@ -40,14 +40,13 @@ def node_unselected(ctx: Context) -> Iterator[Finding]:
     Fix the selector or the label so that every node is selected, and keep an enabled `all()` pool as
     a fallback for nodes that match no topology pool.
     """
-    nodes = ctx.nodes()
-    if not nodes:
-        return
     for version in sorted(ctx.view.families_in_use()):
-        pools = ctx.view.workload_pools.get(version, [])
-        stranded = _unserved_nodes(ctx, nodes, version)
+        if not ctx.view.unserved_bits(version):
+            continue  # every node is served: no node need be looked up (the usual case)
+        stranded = _unserved_nodes(ctx, ctx.nodes(), version)
         if not stranded:
             continue
+        pools = ctx.view.workload_pools.get(version, [])
         keys = selector_keys(pools)
         pool_text = some_of([f"{p.name} ({p.node_selector or 'all()'})" for p in pools]) or "none"
         for node in stranded:

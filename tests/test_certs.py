@@ -60,11 +60,17 @@ def test_each_run_makes_new_keys(tmp_path: Path) -> None:
     assert (tmp_path / "tls.key").read_bytes() != key
 
 
-def test_a_bad_ip_is_a_usage_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("ip", "said"), [("localhost", "'localhost' is not an IP address"),
+                                         ("10.0.0.300", "is not an IP address"),
+                                         ("fe80::1%eth0", "has an IPv6 zone (%eth0)"),
+                                         ("127.0.0.1/32", "is not an IP address")])
+def test_a_bad_ip_is_a_usage_error(tmp_path: Path, ip: str, said: str) -> None:
+    """Not an address, or one with an IPv6 zone (a certificate's IP address has none): exit 2, nothing
+    written."""
     result = CliRunner().invoke(main, ["certs", "--service", "s", "--namespace", "n", "--out", str(tmp_path),
-                                       "--ip", "localhost"])
+                                       "--ip", ip])
     assert result.exit_code == 2
-    assert "'localhost' is not an IP address" in result.output
+    assert said in result.output and "--ip" in result.output
     assert not list(tmp_path.iterdir())
 
 

@@ -491,17 +491,17 @@ def exporter(host: str, port: int, interval: float, kubeconfig: str | None, kube
 def certs(service: str, namespace: str, out_dir: str, dns: tuple[str, ...], ips: tuple[str, ...],
           days: int, force: bool) -> None:
     """Make a CA and a serving certificate for the webhook's Service; print the base64 CA bundle."""
-    import ipaddress
     from pathlib import Path
 
     _require_extra("certs", "cryptography")
+    from .addresses import AddressError, parse_address
     from .certs import ExistingFiles, existing, make_bundle, write_bundle
 
     for ip in ips:
         try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            _fail_usage(f"--ip {ip!r} is not an IP address")
+            parse_address(ip)  # no IPv6 zone: a certificate's IP address has none
+        except AddressError as err:
+            _fail_usage(f"--ip: {err}")
     found = [] if force else existing(Path(out_dir))
     if found:
         names = ", ".join(path.name for path in found)

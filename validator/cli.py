@@ -499,9 +499,11 @@ def certs(service: str, namespace: str, out_dir: str, dns: tuple[str, ...], ips:
 
     for ip in ips:
         try:
-            parse_address(ip)  # no IPv6 zone: a certificate's IP address has none
-        except AddressError as err:
-            _fail_usage(f"--ip: {err}")
+            parse_address(ip)  # refuses an IPv6 zone too
+        except AddressError:
+            reason = "has an IPv6 zone, which a certificate's IP address cannot hold" if "%" in ip \
+                else "is not an IP address"
+            _fail_usage(f"--ip {ip!r} {reason}")
     found = [] if force else existing(Path(out_dir))
     if found:
         names = ", ".join(path.name for path in found)

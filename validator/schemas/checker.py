@@ -44,7 +44,19 @@ def compile_schema(schema: Any, prune_nulls: bool = True) -> Check:
         return _always
     if len(checks) == 1:
         return checks[0]
-    return lambda instance: all(check(instance) for check in checks)
+    return _every(checks)
+
+
+def _every(checks: list[Check]) -> Check:
+    """All of `checks`, tested in a loop (no generator per instance: `all(...)` over one costs a frame)."""
+
+    def every(instance: Any) -> bool:
+        for check in checks:  # noqa: SIM110  (all() over a generator is what this avoids)
+            if not check(instance):
+                return False
+        return True
+
+    return every
 
 
 def _always(instance: Any) -> bool:
@@ -101,9 +113,20 @@ def _const(value: Any, schema: dict[str, Any], prune: bool) -> Check:
 
 
 def _pattern(value: str, schema: dict[str, Any], prune: bool) -> Check:
-    """jsonschema uses re.search on the pattern text: the same engine. Compiled (and cached by `re`) when
-    first asked, so that a lint of pools without labels compiles no label pattern at start-up."""
-    return lambda instance: not isinstance(instance, str) or re.search(value, instance) is not None
+    """jsonschema uses re.search on the pattern text: the same engine. Compiled when first asked, so that a
+    lint of pools without labels compiles no label pattern at start-up, and then kept (`re.search(text)`
+    looks the pattern up in re's cache on every call)."""
+    search: Callable[[str], Any] | None = None
+
+    def matches(instance: Any) -> bool:
+        nonlocal search
+        if not isinstance(instance, str):
+            return True
+        if search is None:
+            search = re.compile(value).search
+        return search(instance) is not None
+
+    return matches
 
 
 def _bound(kind: str, fails: Callable[[Any, Any], bool]) -> Maker:
@@ -111,8 +134,9 @@ def _bound(kind: str, fails: Callable[[Any, Any], bool]) -> Maker:
     applies = TYPES[kind]
 
     def make(value: Any, schema: dict[str, Any], prune: bool) -> Check:
-        measure = len if kind in ("string", "array") else (lambda v: v)
-        return lambda instance: not applies(instance) or not fails(measure(instance), value)
+        if kind in ("string", "array"):
+            return lambda instance: not applies(instance) or not fails(len(instance), value)
+        return lambda instance: not applies(instance) or not fails(instance, value)
 
     return make
 
@@ -137,8 +161,14 @@ def _properties(value: dict[str, Any], schema: dict[str, Any], prune: bool) -> C
 def _required(value: list[str], schema: dict[str, Any], prune: bool) -> Check:
     names = tuple(value)
     if prune:
-        return lambda instance: not isinstance(instance, dict) or all(
-            instance.get(name) is not None for name in names)
+        def present(instance: Any) -> bool:
+            if isinstance(instance, dict):
+                for name in names:
+                    if instance.get(name) is None:
+                        return False
+            return True
+
+        return present
     return lambda instance: not isinstance(instance, dict) or all(name in instance for name in names)
 
 
@@ -161,15 +191,30 @@ def _additional(value: Any, schema: dict[str, Any], prune: bool) -> Check:
 
 def _property_names(value: Any, schema: dict[str, Any], prune: bool) -> Check:
     check = compile_schema(value, prune)
-    return lambda instance: not isinstance(instance, dict) or all(
-        check(key) for key, item in instance.items() if not (prune and item is None))
+
+    def names(instance: Any) -> bool:
+        if isinstance(instance, dict):
+            for key, item in instance.items():
+                if not (prune and item is None) and not check(key):
+                    return False
+        return True
+
+    return names
 
 
 def _items(value: Any, schema: dict[str, Any], prune: bool) -> Check:
     if "prefixItems" in schema:
         raise ValueError("prefixItems is outside the compiled subset")
     check = compile_schema(value, prune)
-    return lambda instance: not isinstance(instance, list) or all(check(item) for item in instance)
+
+    def items(instance: Any) -> bool:
+        if isinstance(instance, list):
+            for item in instance:
+                if not check(item):
+                    return False
+        return True
+
+    return items
 
 
 def _unique(value: Any, schema: dict[str, Any], prune: bool) -> Check:
@@ -192,8 +237,7 @@ def _unsupported(what: str) -> Check:
 
 
 def _all_of(value: list[Any], schema: dict[str, Any], prune: bool) -> Check:
-    checks = [compile_schema(sub, prune) for sub in value]
-    return lambda instance: all(check(instance) for check in checks)
+    return _every([compile_schema(sub, prune) for sub in value])
 
 
 def _if(value: Any, schema: dict[str, Any], prune: bool) -> Check:

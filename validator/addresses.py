@@ -12,7 +12,7 @@ import bisect
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -133,14 +133,23 @@ def covered_by(net: IPNet, ranges: Iterable[IPNet]) -> bool:
     """True when the union of `ranges` covers every address of `net` (reservations that add up to a pool).
 
     CIDRs never partly overlap, so the union covers `net` when one range contains it, or when the ranges
-    inside it merge (`ipaddress.collapse_addresses`: adjacent and nested blocks) into `net` itself."""
-    wanted: Any = net  # ipaddress's stubs want one family per call; the loop checks the family
-    inside: list[Any] = []
+    inside it, swept in address order as integer spans, leave no gap: what `ipaddress.collapse_addresses`
+    would merge into `net` itself, without building a network per merged block (a /32 reserved in a /22
+    cost 15 µs that way)."""
+    whole = span(net)
+    inside: list[tuple[int, int]] = []
     for other in ranges:
-        if other.version != wanted.version:
+        part = span(other)
+        if part[0] != whole[0]:
             continue
-        if wanted.subnet_of(other):
+        if within(whole, part):
             return True
-        if other.subnet_of(wanted):
-            inside.append(other)
-    return list(ipaddress.collapse_addresses(inside)) == [net]
+        if within(part, whole):
+            inside.append((part[1], part[2]))
+    inside.sort()
+    reached = whole[1]  # the first address not yet covered
+    for first, last in inside:
+        if first > reached:
+            return False
+        reached = max(reached, last + 1)
+    return reached > whole[2]

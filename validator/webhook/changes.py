@@ -81,10 +81,13 @@ class Edit:
             for i in by_name.get(resource.name, ()):
                 if i not in self.replaced and same_object(items[i].resource, resource):
                     self.dropped.add(i)
-        self.gone = self.dropped | set(self.replaced)  # base positions whose object is not in the result
-        self.gone_ids = {id(items[i]) for i in self.gone}
-        self.order: dict[int, int] = {id(item): i for i, item in self.replaced.items()}
-        self.order.update((id(item), len(items) + j) for j, item in enumerate(self.appended))
+        self.gone = self.dropped | self.replaced.keys()  # base positions whose object is not in the result
+        self.gone_ids = {id(items[i]) for i in self.gone} if self.gone else set()
+        self.order: dict[int, int] = {}
+        for i, item in self.replaced.items():
+            self.order[id(item)] = i
+        for j, item in enumerate(self.appended):
+            self.order[id(item)] = len(items) + j
         self.added = [*self.replaced.values(), *self.appended]
         self.result = items  # nothing put or dropped: the snapshot's own list (never changed by a request)
         if self.gone or self.appended:

@@ -382,15 +382,11 @@ class DeltaView:
         found = self.__dict__.get("_exemptions")
         if found is None:
             touched = [*self._pools.added, *self._reservations.added, *([self._node] if self._node else [])]
-            old = self.base.cluster
-            changed_resources = {o.resource for o in touched}
-            changed_resources |= {old.pools[i].resource for i in self._pools.gone}
-            changed_resources |= {old.reservations[i].resource for i in self._reservations.gone}
-            if self._node is not None and self._node_position < len(old.nodes):
-                changed_resources.add(old.nodes[self._node_position].resource)
             base = self.base.exemptions()
             found = base  # the snapshot's, uncopied, when the write neither adds nor drops an exemption
             annotated = any(o.annotations and o.annotations.get(IGNORE_ANNOTATION) for o in touched)
+            # which resources changed matters only when one may hold or gain an exemption
+            changed_resources = self._changed_resources(touched) if annotated or base else set()
             if annotated or not changed_resources.isdisjoint(base):
                 # (an unannotated object that shares a changed resource is not in `base` either)
                 found = {r: entry for r, entry in base.items() if r not in changed_resources}
@@ -399,6 +395,16 @@ class DeltaView:
                     reservations=self.reservations_in(changed_resources))))
             self.__dict__["_exemptions"] = found
         return found
+
+    def _changed_resources(self, touched: list[Pool | Reservation | Node]) -> set[Resource]:
+        """The resources the change puts or takes away (the old version of a put node included)."""
+        old = self.base.cluster
+        changed = {o.resource for o in touched}
+        changed |= {old.pools[i].resource for i in self._pools.gone}
+        changed |= {old.reservations[i].resource for i in self._reservations.gone}
+        if self._node is not None and self._node_position < len(old.nodes):
+            changed.add(old.nodes[self._node_position].resource)
+        return changed
 
 
 def _selects_all(pool: Pool) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lint_support import FIXTURES, REPO, lint_paths
 
 from validator.model import Pool, Resource, Source
@@ -117,6 +119,52 @@ def test_operator_pool_with_a_new_cidr_is_a_new_pool() -> None:
     assert update_problems(old, make_pool({"cidr": "10.9.0.0/16", "blockSize": 24}, "operator")) == []
     [problem] = update_problems(old, make_pool({"cidr": "10.0.0.0/16", "blockSize": 24}, "operator"))
     assert problem.subject == "blockSize"
+
+
+CIDRS = ["10.0.0.0/16", "10.0.1.0/16", "10.0.0.0/15", "FD00:0::/64", "fd00::/64", "fd00::1/64", "10.0.0.1",
+         "not a cidr", "", None, 5]
+MISSING = object()
+
+
+def reference_subjects(old: Pool, new: Pool) -> list[str]:
+    """What update_problems reports, worked out the long way: each version's CIDR parsed on its own."""
+    old_net, new_net = old.masked_network, new.masked_network
+    same = new_net is not None and old_net == new_net
+    if new.origin == "operator" and not same:
+        return []
+    subjects = ["cidr"] if new.origin != "operator" and old.spec.get("cidr") != new.spec.get("cidr") \
+        and not same else []
+
+    def size(pool: Pool, net: object) -> object:
+        raw = pool.spec.get("blockSize")
+        defaulted = raw is None or (raw == 0 and not isinstance(raw, bool))
+        return {4: 26, 6: 122}[net.version] if defaulted and net is not None else raw  # type: ignore[attr-defined]
+
+    if size(old, old_net) != size(new, new_net):
+        subjects.append("blockSize")
+    if "LoadBalancer" in old.allowed_uses and set(new.allowed_uses) - {"LoadBalancer"}:
+        subjects.append("allowedUses")
+    return subjects
+
+
+@settings(max_examples=400, deadline=None)
+@given(cidrs=st.tuples(st.sampled_from(CIDRS), st.sampled_from(CIDRS)),
+       sizes=st.tuples(*[st.sampled_from([MISSING, None, 0, 24, 26, 122, "26", True])] * 2),
+       uses=st.tuples(*[st.sampled_from([MISSING, ["LoadBalancer"], ["Workload"], ["Tunnel", "Workload"]])]
+                      * 2),
+       origin=st.sampled_from(["v3", "operator"]), same_cidr=st.booleans())
+def test_update_problems_agrees_with_parsing_both_versions(cidrs: tuple, sizes: tuple, uses: tuple,
+                                                           origin: str, same_cidr: bool) -> None:
+    """update_problems parses the old version's CIDR only when its text differs from the new one's: over
+    equal and different texts (canonical forms, host bits, addresses, garbage, non-strings), the findings
+    are those of reading each version on its own."""
+    specs = []
+    for cidr, size, use in zip((cidrs[0], cidrs[0] if same_cidr else cidrs[1]), sizes, uses, strict=True):
+        spec = {"cidr": cidr, "blockSize": size, "allowedUses": use}
+        specs.append({k: v for k, v in spec.items() if v is not MISSING})
+    old, new = make_pool(specs[0], origin), make_pool(specs[1], origin)
+    assert [p.subject for p in update_problems(old, new)] == reference_subjects(make_pool(specs[0], origin),
+                                                                                 make_pool(specs[1], origin))
 
 
 def test_immutable_field_rule_is_registered_and_quiet_in_a_lint(tmp_path: Path) -> None:

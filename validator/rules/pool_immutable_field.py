@@ -62,7 +62,10 @@ def pool_immutable_field(ctx: Context) -> Iterator[Finding]:
 def update_problems(old: Pool, new: Pool) -> list[Finding]:
     """Why Calico would refuse to update `old` into `new`: one finding per changed immutable field."""
     problems: list[Finding] = []
-    same_network = _network(old) == _network(new) if _network(new) is not None else False
+    network = _network(new)
+    # the same text is the same network: the old version is parsed only when its cidr was written otherwise
+    old_network = network if old.spec.get("cidr") == new.spec.get("cidr") else _network(old)
+    same_network = network is not None and old_network == network
     if new.origin == "operator":
         if not same_network:
             return []  # a different CIDR is a different pool to the operator
@@ -71,7 +74,7 @@ def update_problems(old: Pool, new: Pool) -> list[Finding]:
             old, new, "cidr", f"spec.cidr changed from {old.cidr_text} to {new.cidr_text} (Calico: IPPool "
             "CIDR cannot be modified; CIDR cannot be changed; follow IP pool migration guide to avoid "
             "corruption.)"))
-    old_size, new_size = _block_size(old), _block_size(new)
+    old_size, new_size = _block_size(old, old_network), _block_size(new, network)
     if old_size != new_size:
         problems.append(_finding(
             old, new, "blockSize", f"blockSize changed from {_show(old_size)} to {_show(new_size)} (Calico: "
@@ -90,10 +93,10 @@ def _network(pool: Pool) -> IPNet | None:
     return pool.masked_network
 
 
-def _block_size(pool: Pool) -> Any:
-    """blockSize after Calico's defaulting: absent or 0 is 26 (IPv4) or 122 (IPv6)."""
+def _block_size(pool: Pool, network: IPNet | None) -> Any:
+    """blockSize after Calico's defaulting: absent or 0 is 26 (IPv4) or 122 (IPv6); `network` is the pool's
+    (`_network`)."""
     raw = pool.spec.get("blockSize")
-    network = _network(pool)
     if (raw is None or (raw == 0 and not isinstance(raw, bool))) and network is not None:
         return DEFAULT_BLOCK_SIZE[network.version]
     return raw

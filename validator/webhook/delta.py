@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..addresses import AddressIndex
+from ..addresses import AddressIndex, meets, span
 from ..analysis import (
     FieldSources,
     IdentityMemo,
@@ -153,6 +153,12 @@ class DeltaView:
             return self.base.overlapping(pool)
         gone = self._pools.gone_ids
         found = [o for o in self.base.address_index.overlapping(net) if id(o) not in gone and o is not pool]
+        added = self._pools.added
+        if len(added) == 1:  # one pool put (nearly every write): one comparison, no index
+            one = added[0]
+            if one is not pool and one.network is not None and meets(span(one.network), span(net)):
+                found.append(one)
+            return found
         found += [a for a in self._added_index.overlapping(net) if a is not pool]
         return found
 

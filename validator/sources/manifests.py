@@ -295,6 +295,8 @@ def _max_pods(obj: Mapping[str, Any]) -> int | None:
     status = _mapping(obj.get("status"))
     for section in ("allocatable", "capacity"):
         pods = _mapping(status.get(section)).get("pods")
+        if pods is None:  # no status (every Node a kubelet writes is read here): no exception to raise
+            continue
         try:
             value = int(str(pods))
         except (TypeError, ValueError):

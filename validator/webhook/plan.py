@@ -176,9 +176,9 @@ def _node_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         return Plan(snapshot, Change(), unchanged, Focus(), frozenset(), str(resource), NODES)
     before_change = Change(put_node=old_node) if old_node else Change()
     after = DeltaView(snapshot, Change(put_node=new_node))
-    pools = set(snapshot.pools_selecting(new_node.labels))
+    pools = snapshot.pools_selecting(new_node.labels)
     if old_node is not None:
-        pools |= set(snapshot.pools_selecting(old_node.labels))
+        pools += snapshot.pools_selecting(old_node.labels)
     focus = Focus(pools=frozenset(p.resource for p in pools), nodes=frozenset({new_node.resource}),
                   objects=frozenset({resource}))
     return Plan(snapshot, before_change, after, focus, frozenset({resource}), str(resource), NODES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..addresses import covered_by
+from ..addresses import covered_by, meets, span
 from ..model import Finding, Related
 from .base import Context, rule
 
@@ -41,8 +41,8 @@ def reservation_covers_pool(ctx: Context) -> Iterator[Finding]:
             continue
         # by name, so that the finding's identity does not depend on the index's order
         holders = sorted(dict.fromkeys(index.overlapping(net)), key=lambda h: (h.resource.name, h.source))
-        ranges = [r for holder in holders for r in holder.networks
-                  if r.version == net.version and r.overlaps(net)]
+        whole = span(net)
+        ranges = [r for holder in holders for r in holder.networks if meets(span(r), whole)]
         if ranges and covered_by(net, ranges):
             yield ctx.finding(
                 f"{pool.describe()} is entirely reserved by {', '.join(str(h.resource) for h in holders)} "

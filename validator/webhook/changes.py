@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from heapq import merge
 from typing import Any, TypeVar, overload
 
-from ..addresses import AddressIndex
+from ..addresses import AddressIndex, meets, span
 from ..lazy import cached_property
 from ..model import CALICO_API_VERSIONS, OPERATOR, IPNet, Manifest, Node, Pool, Reservation, Resource
 from ..nodeindex import NodeIndex
@@ -211,9 +211,11 @@ class ReservationOverlay:
 
     def __init__(self, base: AddressIndex[Reservation], gone_ids: set[int], added: list[Reservation]) -> None:
         self._base, self._gone = base, gone_ids
-        self._added = [(net, res) for res in added for net in res.networks]
+        self._added = [(span(net), res) for res in added for net in res.networks]
 
     def overlapping(self, net: IPNet) -> list[Reservation]:
         found = [r for r in self._base.overlapping(net) if id(r) not in self._gone]
-        found += [r for n, r in self._added if n.version == net.version and n.overlaps(net)]
+        if self._added:
+            wanted = span(net)
+            found += [r for held, r in self._added if meets(held, wanted)]
         return found

@@ -188,10 +188,17 @@ class DeltaView:
             return base
         found = self._where.get(key)
         if found is None:
-            old = self.base.cluster.pools
-            gone = {(order(old[i]), i) for i in self._pools.gone if qualifies(old[i])}
-            inserts = [((order(a), self._pools.order[id(a)]), a) for a in self._pools.added if qualifies(a)]
-            self._where_added[key] = [a for _, a in inserts]
+            old, edit = self.base.cluster.pools, self._pools
+            gone: set[tuple[Any, int]] = set()
+            for i in edit.gone:  # loops, not comprehensions: a write changes one or two pools
+                if qualifies(old[i]):
+                    gone.add((order(old[i]), i))
+            inserts: list[tuple[tuple[Any, int], Pool]] = []
+            added = self._where_added[key] = []
+            for pool in edit.added:
+                if qualifies(pool):
+                    inserts.append(((order(pool), edit.order[id(pool)]), pool))
+                    added.append(pool)
             if not gone and not inserts:  # the write changes nothing this list holds
                 found = self._where[key] = base
                 self._where_origin[id(base)] = (base, base, set())

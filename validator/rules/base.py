@@ -174,12 +174,14 @@ def audit_rule(rule_id: str, severity: Severity, summary: str, *, calico: str = 
 
 
 def input_rule(rule_id: str, severity: Severity, summary: str, doc: str, *, calico: str = "") -> Rule:
-    """A rule whose findings the sources emit while reading (yaml-invalid): it checks nothing itself."""
+    """A rule whose findings the sources emit while reading (yaml-invalid): it checks nothing itself. It
+    reads no written kind: a judged write's objects arrive as a change, never as input problems, so the
+    webhook never runs it."""
 
     def no_check(ctx: Context) -> Iterator[Finding]:
         return iter(())
 
-    return Rule(rule_id, severity, summary, doc, no_check, calico, False, "object")
+    return Rule(rule_id, severity, summary, doc, no_check, calico, False, "object", reads=frozenset())
 
 
 def registry(*rules: Rule) -> dict[str, Rule]:

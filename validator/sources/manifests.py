@@ -61,7 +61,7 @@ def may_hold_objects(node: yaml.Node) -> bool:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    if type(value) is dict:  # what YAML and JSON give: no abstract-class check (the webhook reads per request)
+    if type(value) is dict:  # what YAML and JSON give: no abstract-class check (the webhook reads many)
         return value
     return value if isinstance(value, Mapping) else {}
 

@@ -173,11 +173,14 @@ class DeltaView:
     def lookup_pools(self, resources: Iterable[Resource]) -> list[Pool]:
         if not self.change.touches_pools:
             return self.base.lookup_pools(resources)
-        wanted = set(resources)
+        wanted = resources if isinstance(resources, (set, frozenset)) else set(resources)
         edit = self._pools
-        base_pools = self.base.cluster.pools
-        found = [(i, base_pools[i]) for i in self.snapshot.pool_positions(wanted) if i not in edit.gone]
-        found += [(edit.order[id(a)], a) for a in edit.added if a.resource in wanted]
+        kept = [p for p in self.base.lookup_pools(wanted) if id(p) not in edit.gone_ids]
+        puts = [a for a in edit.added if a.resource in wanted]
+        if not puts:  # the snapshot's lookup is in cluster order already
+            return kept
+        where = self.snapshot.pool_position_of
+        found = [(where[id(p)], p) for p in kept] + [(edit.order[id(a)], a) for a in puts]
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
 
     def pools_where(self, key: str, qualifies: Callable[[Pool], bool],

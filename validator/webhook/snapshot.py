@@ -16,7 +16,7 @@ from typing import Any
 
 from ..analysis import ClusterView, selector_of
 from ..lazy import cached_property
-from ..model import Cluster, Node, Pool, Reservation, Resource
+from ..model import Cluster, Node, Pool, Reservation
 
 LabelKey = frozenset[tuple[str, str]]
 MAX_MEMO = 4096  # label sets remembered per snapshot (a label set is what selectors can tell apart)
@@ -65,10 +65,6 @@ class Snapshot:
     @cached_property
     def reservation_position_of(self) -> dict[int, int]:
         return {id(res): i for i, res in enumerate(self.cluster.reservations)}
-
-    def pool_positions(self, resources: frozenset[Resource] | set[Resource]) -> list[int]:
-        where = self.pool_position_of
-        return [where[id(p)] for p in self.view.lookup_pools(resources)]
 
     # which pools serve which nodes
 

@@ -235,8 +235,11 @@ class DeltaView:
         if not self.change.touches_pools:
             return self.base.pools_named(name)
         edit, old = self._pools, self.base.cluster.pools
-        found = [(i, old[i]) for i in self.snapshot.pools_by_name.get(name, ()) if i not in edit.gone]
-        found += [(edit.order[id(a)], a) for a in self._added_by_name.get(name, ())]
+        kept = [i for i in self.snapshot.pools_by_name.get(name, ()) if i not in edit.gone]
+        puts = self._added_by_name.get(name, ())
+        if len(kept) + len(puts) <= 1:  # the usual answer (one pool of the name, or none): nothing to sort
+            return [old[i] for i in kept] + list(puts)
+        found = [(i, old[i]) for i in kept] + [(edit.order[id(a)], a) for a in puts]
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]
 
     @cached_property

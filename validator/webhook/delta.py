@@ -122,6 +122,8 @@ class DeltaView:
         return groups
 
     def pods_groups(self, default_max_pods: int) -> dict[int, int]:
+        if self._node is None:  # the snapshot's nodes: its answer (kept by its view)
+            return self.base.pods_groups(default_max_pods)
         found = self._pods_groups.get(default_max_pods)
         if found is None:
             found = self._pods_groups[default_max_pods] = pods_groups_of(

@@ -328,6 +328,8 @@ class DeltaView:
     def families_in_use(self) -> frozenset[int]:
         """The snapshot's families and the put pools': a family in use before the change stays in use
         for judging it, so that dropping or disabling its last pool strands its nodes visibly."""
+        if not self._pools.added:
+            return self.base.families_in_use()
         added = (p.version for p in self._pools.added
                  if p.version is not None and "Workload" in p.allowed_uses)
         return self.base.families_in_use() | frozenset(added)

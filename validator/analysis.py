@@ -216,7 +216,7 @@ class ClusterView:
         """`pools_in`, looked up every time."""
         index = self._pools_by_resource
         pools = self.cluster.pools
-        return [pools[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+        return [pools[i] for i in _positions(index, resources)]
 
     def nodes_in(self, resources: Iterable[Resource]) -> list[Node]:
         """The nodes that are these resources, in cluster order (remembered for a frozenset: every rule
@@ -227,7 +227,7 @@ class ClusterView:
         """`nodes_in`, looked up every time."""
         index = self._nodes_by_resource
         nodes = self.cluster.nodes
-        return [nodes[i] for i in sorted(i for r in resources for i in index.get(r, ()))]
+        return [nodes[i] for i in _positions(index, resources)]
 
     @cached_property
     def _field_sources(self) -> FieldSources:
@@ -413,6 +413,17 @@ def group_by_pool_set(index: NodeSets, selecting: Callable[[int], list[Pool]], w
             held = group_of[id(pools)] = (pools, by_set.setdefault(tuple(map(id, chosen)), (chosen, []))[1])
         held[1].append(position)
     return [(positions, list(chosen)) for chosen, positions in by_set.values()]
+
+
+def _positions(index: dict[Resource, list[int]], resources: Iterable[Resource]) -> list[int]:
+    """The positions of these resources in an index by resource, ascending (a loop: a focus is a few)."""
+    found: list[int] = []
+    for resource in resources:
+        held = index.get(resource)
+        if held:
+            found += held
+    found.sort()
+    return found
 
 
 def remembered(memo: IdentityMemo[list[Any]], resources: Iterable[Resource],

@@ -42,7 +42,7 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
     config = config or Config()
     if view is None:
         view = ClusterView(cluster)
-    result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file))
+    result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file) if cluster.skipped else [])
     raw: list[Finding] = list(cluster.problems) if focus is None else []
     shared: dict[str, Any] = {}  # what the rules of this run look up once (Context.shared)
     for rule in enabled_rules(config) if rules is None else rules:
@@ -53,7 +53,8 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
     # the view reads the exemptions once (the webhook judges many changes per view)
     apply_policy(raw, config, view.exemptions(), result)
     result.findings.sort(key=Finding.sort_key)
-    result.ignored.sort(key=lambda pair: pair[0].sort_key())
+    if result.ignored:
+        result.ignored.sort(key=lambda pair: pair[0].sort_key())
     return result
 
 

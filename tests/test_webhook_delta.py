@@ -36,7 +36,7 @@ from validator.model import (
 from validator.rules import REGISTRY
 from validator.rules.base import Focus
 from validator.view import View
-from validator.webhook.changes import PatchedList, patched
+from validator.webhook.changes import EditedList, PatchedList, patched
 from validator.webhook.decision import only, rules_reading
 from validator.webhook.delta import Change, DeltaView
 from validator.webhook.plan import kinds_of
@@ -298,6 +298,29 @@ def test_a_patched_list_is_the_list_it_stands_for(positions: list[int], gone: se
     assert list(lazy) == expected and lazy == expected
     if expected:
         assert lazy[0] == expected[0] and lazy[-1] == expected[-1] and lazy[1:] == expected[1:]
+
+
+@given(st.integers(0, 30), st.data())
+@settings(max_examples=300, deadline=None)
+def test_an_edited_list_is_the_list_it_stands_for(size: int, data: st.DataObject) -> None:
+    """EditedList answers len, truth, indexing (negative and out of range too), slicing and iteration as
+    the edited copy would, whether it drops positions or not, before and after it is copied."""
+    items = [f"item-{i}" for i in range(size)]
+    positions = data.draw(st.lists(st.integers(0, max(size - 1, 0)), unique=True, max_size=size))
+    split = data.draw(st.integers(0, len(positions)))
+    replaced = {i: f"put-{i}" for i in positions[:split]}
+    dropped = set(positions[split:]) if data.draw(st.booleans()) else set()
+    appended = [f"new-{j}" for j in range(data.draw(st.integers(0, 3)))]
+    expected = [replaced.get(i, item) for i, item in enumerate(items) if i not in dropped] + appended
+    edited = EditedList(items, replaced, dropped, appended)
+    assert len(edited) == len(expected) and bool(edited) == bool(expected)
+    for index in range(-len(expected) - 2, len(expected) + 2):
+        if -len(expected) <= index < len(expected):
+            assert edited[index] == expected[index]
+        else:
+            with pytest.raises(IndexError):
+                edited[index]
+    assert edited[1:] == expected[1:] and list(edited) == expected and edited == expected
 
 
 @pytest.mark.parametrize("seed", range(300))

@@ -5,7 +5,7 @@ lists (`Edit`, `patched`), and indexes corrected for it (`PatchedNodeIndex`, `Re
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from heapq import merge
 from typing import Any, TypeVar, overload
@@ -89,14 +89,65 @@ class Edit:
         for j, item in enumerate(self.appended):
             self.order[id(item)] = len(items) + j
         self.added = [*self.replaced.values(), *self.appended]
-        self.result = items  # nothing put or dropped: the snapshot's own list (never changed by a request)
+        # nothing put or dropped: the snapshot's own list (never changed by a request)
+        self.result: Sequence[Any] = items
         if self.gone or self.appended:
-            self.result = list(items)
-            for i, item in self.replaced.items():
-                self.result[i] = item
-            for i in sorted(self.dropped, reverse=True):
-                del self.result[i]
-            self.result.extend(self.appended)
+            self.result = EditedList(items, self.replaced, self.dropped, self.appended)
+
+
+class EditedList(Sequence[T]):
+    """A snapshot's list with a write's puts and drops applied, copied only when iterated or sliced.
+
+    A DeltaView's cluster holds these (`cluster.pools`, `cluster.nodes`); a request reads them by position
+    and length only (a node's entry, whether there are nodes), so it never copies 1,000 pools or 5,000
+    nodes, a copy that touches every object of the list (a few µs a request). With nothing dropped, a
+    position is the snapshot's own or a put item's; otherwise (a DELETE) the copy answers."""
+
+    def __init__(self, items: Sequence[T], replaced: Mapping[int, T], dropped: Collection[int],
+                 appended: Sequence[T]) -> None:
+        self._base, self._replaced, self._dropped, self._appended = items, replaced, dropped, appended
+        self._size = len(items) - len(dropped) + len(appended)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._copy)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, int) and not self._dropped:
+            at = index + self._size if index < 0 else index
+            if 0 <= at < len(self._base):
+                found = self._replaced.get(at)
+                return self._base[at] if found is None else found
+            if 0 <= at < self._size:
+                return self._appended[at - len(self._base)]
+            raise IndexError("list index out of range")
+        return self._copy[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list is
+
+    @cached_property
+    def _copy(self) -> list[T]:
+        found = list(self._base)
+        for i, item in self._replaced.items():
+            found[i] = item
+        for i in sorted(self._dropped, reverse=True):
+            del found[i]
+        found.extend(self._appended)
+        return found
 
 
 def patched(items: Sequence[Any], positions: list[Any], gone: set[Any],

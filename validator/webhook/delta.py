@@ -13,17 +13,18 @@ corrects them for the change:
   labels when there is one.
 - a reservation put or dropped: the reservation index, corrected the same way.
 
-The after-cluster's lists are real lists in the order a fresh `ClusterView` would see (a replaced object
-keeps its place, a new one goes last), so `ClusterView(delta.cluster)` must give the same answers to every
-member of `View` and the same findings; a test checks that on random clusters and changes, iterating over
-the protocol. A DeltaView asks its snapshot's ClusterView public questions only (`lookup_pools`,
-`served_bits`, `max_pods_groups`, ...), and keeps its own memos, which die with the request.
+The after-cluster's lists hold the objects in the order a fresh `ClusterView` would see (a replaced object
+keeps its place, a new one goes last; `changes.EditedList`, copied only when iterated), so
+`ClusterView(delta.cluster)` must give the same answers to every member of `View` and the same findings;
+a test checks that on random clusters and changes, iterating over the protocol. A DeltaView asks its
+snapshot's ClusterView public questions only (`lookup_pools`, `served_bits`, `max_pods_groups`, ...), and
+keeps its own memos, which die with the request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..addresses import AddressIndex, meets, span
 from ..analysis import (
@@ -39,6 +40,7 @@ from ..exemptions import Exemptions, exemptions
 from ..lazy import cached_property
 from ..model import IGNORE_ANNOTATION, Cluster, Node, Pool, Reservation, Resource, Source
 from ..view import NodeSets, RangeIndex
+from . import changes
 from .changes import Change, Edit, Members, PatchedList, PatchedNodeIndex, ReservationOverlay, same_object
 from .snapshot import Snapshot
 
@@ -55,21 +57,21 @@ class DeltaView:
         self._pools = Edit(base.pools, snapshot.pools_by_name, change.put_pools, change.drop_pools)
         self._reservations = Edit(base.reservations, snapshot.reservations_by_name, change.put_reservations,
                                    change.drop_reservations)
-        nodes = base.nodes
+        nodes: Sequence[Node] = base.nodes
         self._node, self._node_position = change.put_node, -1
         if change.put_node is not None:
-            nodes = list(nodes)
             existing = snapshot.nodes_by_name.get(change.put_node.name)
             self._node_position = existing[0] if existing else len(nodes)
-            if existing:
-                nodes[self._node_position] = change.put_node
-            else:
-                nodes.append(change.put_node)
+            nodes = changes.EditedList(nodes, {self._node_position: change.put_node} if existing else {}, (),
+                               () if existing else (change.put_node,))
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
         self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
         self._where_origin: dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]] = {}
+        # The lists are EditedLists when the write changes them: read-only lists, as rules treat a
+        # cluster's lists (nothing appends to a view's cluster), copied only if iterated.
         self.cluster = Cluster(
-            pools=self._pools.result, nodes=nodes, reservations=self._reservations.result, ipam=base.ipam,
+            pools=cast(list[Pool], self._pools.result), nodes=cast(list[Node], nodes),
+            reservations=cast(list[Reservation], self._reservations.result), ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
             files=base.files)
         self._selected: dict[int, int] = {}

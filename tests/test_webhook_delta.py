@@ -39,7 +39,7 @@ from validator.view import View
 from validator.webhook.changes import EditedList, PatchedList, patched
 from validator.webhook.decision import only, rules_reading
 from validator.webhook.delta import Change, DeltaView
-from validator.webhook.plan import kinds_of
+from validator.webhook.plan import NodeResources, kinds_of
 from validator.webhook.snapshot import Snapshot
 
 SELECTORS = ["", "all()", 'rack == "1"', 'rack == "2"', 'rack in {"1", "3"}', 'zone != "a"', "has(role)",
@@ -321,6 +321,25 @@ def test_an_edited_list_is_the_list_it_stands_for(size: int, data: st.DataObject
             with pytest.raises(IndexError):
                 edited[index]
     assert edited[1:] == expected[1:] and list(edited) == expected and edited == expected
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_a_focus_lists_its_nodes_as_the_node_set_holds_them(seed: int) -> None:
+    """plan.NodeResources, listed when first read, is the set of the resources of the node set's members,
+    whether it is read by membership, iteration or size first."""
+    rng = random.Random(seed)
+    snapshot = Snapshot(random_cluster(rng), 1, 0.0).warm()
+    everyone = snapshot.view.node_index.all_bits
+    bits = rng.getrandbits(max(everyone.bit_length(), 1)) & everyone
+    expected = frozenset(n.resource for n in snapshot.view.members(bits))
+    lazy = NodeResources(snapshot, bits)
+    probe = [*expected, Resource("v1", "Node", "node-new")]
+    first = rng.choice(["in", "iter", "len"])
+    if first == "in":
+        assert [r in lazy for r in probe] == [r in expected for r in probe]
+    elif first == "iter":
+        assert frozenset(lazy) == expected
+    assert len(lazy) == len(expected) and lazy == expected and set(lazy) == expected
 
 
 @pytest.mark.parametrize("seed", range(300))

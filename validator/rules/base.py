@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
@@ -30,7 +31,7 @@ class Focus(NamedTuple):
     """What a change touches: the webhook asks only about these objects; None in the context means all."""
 
     pools: frozenset[Resource] = frozenset()
-    nodes: frozenset[Resource] = frozenset()
+    nodes: AbstractSet[Resource] = frozenset()  # the webhook's is listed only when read (plan.NodeResources)
     reservations: frozenset[Resource] = frozenset()
     objects: frozenset[Resource] = frozenset()  # the written objects themselves (an Installation, a pool)
     cluster_wide: bool = True  # also the cluster-level findings (fallback-missing)

@@ -9,7 +9,8 @@ pools they can affect are the Focus: nothing else can gain or lose a finding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,11 +122,34 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
     for pool in new.pools:
         bits |= after.selected_bits(pool)
     pools = frozenset(p.resource for p in (*old_pools, *new.pools))
-    focus = Focus(pools=pools, nodes=frozenset(n.resource for n in snapshot.view.members(bits)),
+    focus = Focus(pools=pools, nodes=NodeResources(snapshot, bits),
                   objects=frozenset({resource} | {p.resource for p in new.pools}),
                   previous=tuple(old.pools) if request.operation == UPDATE else ())
     written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
     return Plan(snapshot, before_change, after, focus, written, str(resource), POOLS)
+
+
+class NodeResources(AbstractSet[Resource]):
+    """The resources of the snapshot's nodes in a node set, listed when first read: a pool write's focus
+    holds the nodes its pools select, and most judgements never read them (the node rules look nodes up
+    only when one is unserved or may be short of blocks), while an update of an all() pool selects every
+    node."""
+
+    def __init__(self, snapshot: Snapshot, bits: int) -> None:
+        self._snapshot, self._bits = snapshot, bits
+
+    @cached_property
+    def _resources(self) -> frozenset[Resource]:
+        return frozenset(n.resource for n in self._snapshot.view.members(self._bits))
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._resources
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self._resources)
+
+    def __len__(self) -> int:
+        return len(self._resources)
 
 
 def _selection(snapshot: Snapshot, pool: Pool) -> int:

@@ -7,7 +7,6 @@ The engine knows no front end: the linter and the webhook both build a Cluster (
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from .analysis import ClusterView
 from .config import Config
@@ -44,12 +43,13 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
         view = ClusterView(cluster)
     result = Result(skipped=sorted(cluster.skipped, key=lambda s: s.file) if cluster.skipped else [])
     raw: list[Finding] = list(cluster.problems) if focus is None else []
-    shared: dict[str, Any] = {}  # what the rules of this run look up once (Context.shared)
+    context = Context(cluster, view, config, focus)  # one per run: its `rule` is the rule being run
     for rule in enabled_rules(config) if rules is None else rules:
         if rule.needs_nodes and not cluster.nodes_known:
             result.skipped_rules.append(rule.id)
             continue
-        raw.extend(rule.check(Context(cluster, view, config, focus, rule, shared)))
+        context.rule = rule
+        raw.extend(rule.check(context))  # drained before the next rule takes the context
     # the view reads the exemptions once (the webhook judges many changes per view)
     apply_policy(raw, config, view.exemptions(), result)
     result.findings.sort(key=Finding.sort_key)

@@ -40,8 +40,9 @@ class Focus(NamedTuple):
 
 class Context:
     """What a rule's check receives: the cluster, the shared view of it (the questions rules may ask,
-    validator/view.py), the policy, and the focus. `shared` is one dict for every rule of a run (the
-    engine's): the focus's pools and nodes are looked up once per run, not once per rule."""
+    validator/view.py), the policy, and the focus. The engine makes one per run and sets `rule` to each
+    rule in turn, draining a rule's findings before the next (a Context per rule cost the webhook 3 µs a
+    request); `shared` is what the rules of the run look up once (the focus's pools and nodes)."""
 
     def __init__(self, cluster: Cluster, view: View, config: Config, focus: Focus | None = None,
                  rule: Rule | None = None, shared: dict[str, Any] | None = None) -> None:

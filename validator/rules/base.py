@@ -91,7 +91,8 @@ class Context:
     def finding(self, message: str, resource: Resource | None, source: Source | None, hint: str = "",
                 related: Iterable[Pool | Node | Related] = (), subject: str = "") -> Finding:
         assert self.rule is not None
-        rel = tuple(r if isinstance(r, Related) else Related(r.resource, r.source) for r in related)
+        rel = tuple(r if isinstance(r, Related) else Related(r.resource, r.source) for r in related) \
+            if related else ()
         return Finding(self.rule.id, self.rule.severity, message, resource, source, hint, rel, subject)
 
 

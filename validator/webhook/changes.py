@@ -81,7 +81,7 @@ class Edit:
             for i in by_name.get(resource.name, ()):
                 if i not in self.replaced and same_object(items[i].resource, resource):
                     self.dropped.add(i)
-        self.gone = self.dropped | self.replaced.keys()  # base positions whose object is not in the result
+        self.gone = self.dropped.union(self.replaced)  # base positions whose object is not in the result
         self.gone_ids = {id(items[i]) for i in self.gone} if self.gone else set()
         self.order: dict[int, int] = {}
         for i, item in self.replaced.items():

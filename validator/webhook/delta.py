@@ -70,8 +70,8 @@ class DeltaView:
         # The lists are EditedLists when the write changes them: read-only lists, as rules treat a
         # cluster's lists (nothing appends to a view's cluster), copied only if iterated.
         self.cluster = Cluster(
-            pools=cast(list[Pool], self._pools.result), nodes=cast(list[Node], nodes),
-            reservations=cast(list[Reservation], self._reservations.result), ipam=base.ipam,
+            pools=cast("list[Pool]", self._pools.result), nodes=cast("list[Node]", nodes),
+            reservations=cast("list[Reservation]", self._reservations.result), ipam=base.ipam,
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
             files=base.files)
         self._selected: dict[int, int] = {}

@@ -75,6 +75,8 @@ def judge(snapshot: Snapshot, request: AdmissionRequest, config: Config, mode: M
         # 25) costs only its own checks, never its pools x the cluster's nodes.
         return decide([], own, plan, verb, mode)
     after = own + relation_findings(plan.after, plan, config)
+    if not after:
+        return Decision(True)  # a clean write (the usual one): nothing to compare
     # Only an after-finding's rule can tell new from pre-existing: the before-state runs those rules only
     # (none at all for a clean write), which halves the work of a typical request.
     rules = frozenset(f.rule for f in after)

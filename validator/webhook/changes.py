@@ -29,12 +29,14 @@ def same_object(a: Resource, b: Resource) -> bool:
                                               and b.api_version in CALICO_API_VERSIONS)
 
 
+POOL_GROUPS = frozenset({*CALICO_API_VERSIONS, OPERATOR})  # the API groups one pool may be named in
+
+
 def normalized(resource: Resource | None) -> Any:
     """A pool or reservation is one object whichever API group (or the operator) names it."""
     if resource is None:
         return None
-    calico = resource.api_version in (*CALICO_API_VERSIONS, OPERATOR)
-    if calico and resource.kind in ("IPPool", "IPReservation"):
+    if resource.api_version in POOL_GROUPS and resource.kind in ("IPPool", "IPReservation"):
         return ("calico", resource.kind, resource.name)
     return resource
 

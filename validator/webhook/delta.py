@@ -54,9 +54,11 @@ class DeltaView:
     def __init__(self, snapshot: Snapshot, change: Change) -> None:
         base = snapshot.cluster
         self.snapshot, self.base, self.change = snapshot, snapshot.view, change
-        self._pools = Edit(base.pools, snapshot.pools_by_name, change.put_pools, change.drop_pools)
+        self._pools = Edit(base.pools, snapshot.pools_by_name, change.put_pools, change.drop_pools) \
+            if change.touches_pools else snapshot.unchanged_pools
         self._reservations = Edit(base.reservations, snapshot.reservations_by_name, change.put_reservations,
-                                   change.drop_reservations)
+                                  change.drop_reservations) \
+            if change.touches_reservations else snapshot.unchanged_reservations
         nodes: Sequence[Node] = base.nodes
         self._node, self._node_position = change.put_node, -1
         if change.put_node is not None:

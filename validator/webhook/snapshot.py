@@ -17,6 +17,7 @@ from typing import Any
 from ..analysis import ClusterView, selector_of
 from ..lazy import cached_property
 from ..model import Cluster, Node, Pool, Reservation
+from .changes import Edit
 
 LabelKey = frozenset[tuple[str, str]]
 MAX_MEMO = 4096  # label sets remembered per snapshot (a label set is what selectors can tell apart)
@@ -41,7 +42,8 @@ class Snapshot:
             self.workload_positions(version)
             self.fallback_positions(version)
         _ = (self.served_twice, self.workload_ids, self.label_groups, self.pools_by_name, self.nodes_by_name,
-             self.reservations_by_name, self.pool_position_of, self.reservation_position_of)
+             self.reservations_by_name, self.pool_position_of, self.reservation_position_of,
+             self.unchanged_pools, self.unchanged_reservations)
         return self
 
     # positions by name and by object
@@ -57,6 +59,16 @@ class Snapshot:
     @cached_property
     def reservations_by_name(self) -> dict[str, list[int]]:
         return positions_by_name(self.cluster.reservations)
+
+    @cached_property
+    def unchanged_pools(self) -> Edit:
+        """The edit of a write that leaves the pools alone (most writes leave pools or reservations alone;
+        an Edit is only read, so every such DeltaView shares this one)."""
+        return Edit(self.cluster.pools, self.pools_by_name, (), ())
+
+    @cached_property
+    def unchanged_reservations(self) -> Edit:
+        return Edit(self.cluster.reservations, self.reservations_by_name, (), ())
 
     @cached_property
     def pool_position_of(self) -> dict[int, int]:

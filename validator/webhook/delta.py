@@ -371,7 +371,9 @@ class DeltaView:
         served: dict[int, int] = {}
         base_ids = self.snapshot.workload_ids
         old_pools = self.base.cluster.pools
-        for version, pools in self.workload_pools.items():
+        # the families with workload pools before or after (one whose last pool goes serves no node: 0)
+        versions = {*base_served, *(p.version for p in self._pools.added if p.serves_workloads)}
+        for version in sorted(v for v in versions if v is not None):
             serving = base_ids.get(version, frozenset())
             lost = [old_pools[i] for i in self._pools.gone if id(old_pools[i]) in serving]
             if len(lost) <= 1:
@@ -383,7 +385,7 @@ class DeltaView:
                         bits |= self.selected_bits(pool)
             else:  # several pools at once (an Installation): count again
                 bits = 0
-                for pool in pools:
+                for pool in self.workload_pools.get(version, ()):
                     bits |= self.selected_bits(pool)
             served[version] = bits
         return served

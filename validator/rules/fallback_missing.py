@@ -44,7 +44,7 @@ def fallback_missing(ctx: Context) -> Iterator[Finding]:
     """
     if not ctx.cluster_wide or not ctx.config.require_fallback:
         return
-    for version in (4, 6):
+    for version in sorted(ctx.view.families_in_use()):  # a family with no workload pool has none to judge
         if judged_pools(ctx, version, fallback=True):
             continue
         topology = [p for p in judged_pools(ctx, version) if selector_of(p) is not None]

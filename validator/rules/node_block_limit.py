@@ -113,7 +113,7 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
     limit, _, where = block_limit(ctx.cluster)
     every = ctx.focus is None or (ctx.cluster.ipam_settings is not None
                                   and ctx.cluster.ipam_settings.resource in ctx.focus.objects)
-    for version in (4, 6):
+    for version in sorted(ctx.view.families_in_use()):  # candidates serve workloads: their family is in use
         pools = _candidates(ctx, version)
         if not pools or _never_short(ctx, version, limit):
             continue

@@ -97,85 +97,18 @@ class Edit:
             self.result = EditedList(items, self.replaced, self.dropped, self.appended)
 
 
-class EditedList(Sequence[T]):
-    """A snapshot's list with a write's puts and drops applied, copied only when iterated or sliced.
+class BuiltOnRead(Sequence[T]):
+    """A list whose length is known at once and whose items are built only when iterated or sliced
+    (`_build`, once): what EditedList and PatchedList share."""
 
-    A DeltaView's cluster holds these (`cluster.pools`, `cluster.nodes`); a request reads them by position
-    and length only (a node's entry, whether there are nodes), so it never copies 1,000 pools or 5,000
-    nodes, a copy that touches every object of the list (a few µs a request). With nothing dropped, a
-    position is the snapshot's own or a put item's; otherwise (a DELETE) the copy answers."""
+    _size: int
 
-    def __init__(self, items: Sequence[T], replaced: Mapping[int, T], dropped: Collection[int],
-                 appended: Sequence[T]) -> None:
-        self._base, self._replaced, self._dropped, self._appended = items, replaced, dropped, appended
-        self._size = len(items) - len(dropped) + len(appended)
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __bool__(self) -> bool:
-        return self._size > 0
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._copy)
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        if isinstance(index, int) and not self._dropped:
-            at = index + self._size if index < 0 else index
-            if 0 <= at < len(self._base):
-                found = self._replaced.get(at)
-                return self._base[at] if found is None else found
-            if 0 <= at < self._size:
-                return self._appended[at - len(self._base)]
-            raise IndexError("list index out of range")
-        return self._copy[index]
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list is
+    def _build(self) -> Sequence[T]:
+        raise NotImplementedError
 
     @cached_property
-    def _copy(self) -> list[T]:
-        found = list(self._base)
-        for i, item in self._replaced.items():
-            found[i] = item
-        for i in sorted(self._dropped, reverse=True):
-            del found[i]
-        found.extend(self._appended)
-        return found
-
-
-def patched(items: Sequence[Any], positions: list[Any], gone: set[Any],
-            inserts: list[tuple[Any, Any]]) -> list[Any]:
-    """A copy of a sorted list (`positions` are its sort keys) without the `gone` keys and with `inserts`
-    (key, item) put in their places: one merge, so an Installation's thousands of pools cost their
-    number, not their number times the list's length."""
-    kept = [(key, item) for key, item in zip(positions, items, strict=True) if key not in gone]
-    added = sorted(inserts, key=lambda pair: pair[0])
-    return [item for _, item in merge(added, kept, key=lambda pair: pair[0])]  # an insert before its equal
-
-
-class PatchedList(Sequence[T]):
-    """`patched(...)`, built only when it is read. Most rules only ask whether the list is empty, or hand
-    it to `DeltaView.member_ids`, which answers from the base list: so a request that changes one pool
-    costs that change, not a copy of the cluster's pools (1,000 pools made each request 0.2 ms slower)."""
-
-    def __init__(self, items: Sequence[T], positions: list[Any], gone: set[Any],
-                 inserts: list[tuple[Any, T]]) -> None:
-        self._parts = items, positions, gone, inserts
-        dropped = 0
-        for key in gone:  # `gone` may hold keys the list never had
-            at = bisect_left(positions, key)
-            dropped += at < len(positions) and positions[at] == key
-        self._size = len(items) - dropped + len(inserts)
-        self._unchanged = not dropped and not inserts
+    def _items(self) -> Sequence[T]:
+        return self._build()
 
     def __len__(self) -> int:
         return self._size
@@ -200,8 +133,73 @@ class PatchedList(Sequence[T]):
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list is
 
-    @cached_property
-    def _items(self) -> Sequence[T]:
+
+class EditedList(BuiltOnRead[T]):
+    """A snapshot's list with a write's puts and drops applied, copied only when iterated or sliced.
+
+    A DeltaView's cluster holds these (`cluster.pools`, `cluster.nodes`); a request reads them by position
+    and length only (a node's entry, whether there are nodes), so it never copies 1,000 pools or 5,000
+    nodes, a copy that touches every object of the list (a few µs a request). With nothing dropped, a
+    position is the snapshot's own or a put item's; otherwise (a DELETE) the copy answers."""
+
+    def __init__(self, items: Sequence[T], replaced: Mapping[int, T], dropped: Collection[int],
+                 appended: Sequence[T]) -> None:
+        self._base, self._replaced, self._dropped, self._appended = items, replaced, dropped, appended
+        self._size = len(items) - len(dropped) + len(appended)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, int) and not self._dropped:
+            at = index + self._size if index < 0 else index
+            if 0 <= at < len(self._base):
+                found = self._replaced.get(at)
+                return self._base[at] if found is None else found
+            if 0 <= at < self._size:
+                return self._appended[at - len(self._base)]
+            raise IndexError("list index out of range")
+        return self._items[index]
+
+    def _build(self) -> list[T]:
+        found = list(self._base)
+        for i, item in self._replaced.items():
+            found[i] = item
+        for i in sorted(self._dropped, reverse=True):
+            del found[i]
+        found.extend(self._appended)
+        return found
+
+
+def patched(items: Sequence[Any], positions: list[Any], gone: set[Any],
+            inserts: list[tuple[Any, Any]]) -> list[Any]:
+    """A copy of a sorted list (`positions` are its sort keys) without the `gone` keys and with `inserts`
+    (key, item) put in their places: one merge, so an Installation's thousands of pools cost their
+    number, not their number times the list's length."""
+    kept = [(key, item) for key, item in zip(positions, items, strict=True) if key not in gone]
+    added = sorted(inserts, key=lambda pair: pair[0])
+    return [item for _, item in merge(added, kept, key=lambda pair: pair[0])]  # an insert before its equal
+
+
+class PatchedList(BuiltOnRead[T]):
+    """`patched(...)`, built only when it is read. Most rules only ask whether the list is empty, or hand
+    it to `DeltaView.member_ids`, which answers from the base list: so a request that changes one pool
+    costs that change, not a copy of the cluster's pools (1,000 pools made each request 0.2 ms slower)."""
+
+    def __init__(self, items: Sequence[T], positions: list[Any], gone: set[Any],
+                 inserts: list[tuple[Any, T]]) -> None:
+        self._parts = items, positions, gone, inserts
+        dropped = 0
+        for key in gone:  # `gone` may hold keys the list never had
+            at = bisect_left(positions, key)
+            dropped += at < len(positions) and positions[at] == key
+        self._size = len(items) - dropped + len(inserts)
+        self._unchanged = not dropped and not inserts
+
+    def _build(self) -> Sequence[T]:
         if self._unchanged:  # the base list itself (read only, as every list a view hands out)
             return self._parts[0]
         return patched(*self._parts)

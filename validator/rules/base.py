@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ..lazy import cached_property
 from ..model import Finding, Node, Pool, Related, Resource, Severity, Source
 
 if TYPE_CHECKING:
@@ -42,42 +43,40 @@ class Context:
     """What a rule's check receives: the cluster, the shared view of it (the questions rules may ask,
     validator/view.py), the policy, and the focus. The engine makes one per run and sets `rule` to each
     rule in turn, draining a rule's findings before the next (a Context per rule cost the webhook 3 µs a
-    request); `shared` is what the rules of the run look up once (the focus's pools and nodes)."""
+    request), so what the context looks up (the focus's pools and nodes) is looked up once per run."""
 
     def __init__(self, cluster: Cluster, view: View, config: Config, focus: Focus | None = None,
-                 rule: Rule | None = None, shared: dict[str, Any] | None = None) -> None:
+                 rule: Rule | None = None) -> None:
         self.cluster = cluster
         self.view = view
         self.config = config
         self.focus = focus
         self.rule = rule
-        self.shared: dict[str, Any] = {} if shared is None else shared
 
     def pools(self) -> list[Pool]:
-        if self.focus is None:
-            return self.cluster.pools
-        found: list[Pool] | None = self.shared.get("pools")
-        if found is None:  # by lookup: a focus costs its size, not the cluster's
-            found = self.shared["pools"] = self.view.pools_in(self.focus.pools)
-        return found
+        return self.cluster.pools if self.focus is None else self._focus_pools
 
     def nodes(self) -> list[Node]:
-        if self.focus is None:
-            return self.cluster.nodes
-        found: list[Node] | None = self.shared.get("nodes")
-        if found is None:
-            found = self.shared["nodes"] = self.view.nodes_in(self.focus.nodes)
-        return found
+        return self.cluster.nodes if self.focus is None else self._focus_nodes
+
+    @cached_property
+    def _focus_pools(self) -> list[Pool]:
+        assert self.focus is not None
+        return self.view.pools_in(self.focus.pools)  # by lookup: a focus costs its size, not the cluster's
+
+    @cached_property
+    def _focus_nodes(self) -> list[Node]:
+        assert self.focus is not None
+        return self.view.nodes_in(self.focus.nodes)
 
     def previous(self, pool: Pool) -> Pool | None:
         """This pool as it was before the write being judged (an UPDATE in the webhook); None for a new
         pool, and always in a lint, which sees one version of each object."""
-        if self.focus is None:
-            return None
-        found: dict[str, Pool] | None = self.shared.get("previous")
-        if found is None:
-            found = self.shared["previous"] = {old.name: old for old in self.focus.previous}
-        return found.get(pool.name)
+        return self._previous.get(pool.name) if self.focus is not None else None
+
+    @cached_property
+    def _previous(self) -> dict[str, Pool]:
+        return {old.name: old for old in self.focus.previous} if self.focus is not None else {}
 
     @property
     def cluster_wide(self) -> bool:

@@ -21,15 +21,16 @@ from hypothesis import strategies as st
 from tests.webhook_support import STATE, node, pool, review
 from validator.config import Config
 from validator.engine import run
+from validator.rules import REGISTRY
 from validator.webhook.admission import parse_review
 from validator.webhook.app import create_app
-from validator.webhook.decision import only, rule_kinds
+from validator.webhook.decision import only
 from validator.webhook.plan import read_object
 from validator.webhook.state import StaticState
 
 STATIC = StaticState(str(STATE))
 CLIENT = create_app(STATIC, Config()).test_client()
-OBJECT_RULES = only(Config(), rule_kinds()[0])[0]
+OBJECT_RULES = only(Config(), frozenset(r.id for r in REGISTRY.values() if r.scope == "object"))[0]
 
 RESERVATION = {"apiVersion": "projectcalico.org/v3", "kind": "IPReservation", "metadata": {"name": "r"},
                "spec": {"reservedCIDRs": ["10.10.1.1/32"]}}

@@ -142,13 +142,6 @@ def _run(view: DeltaView, config: Config, rules: frozenset[str], wanted: frozens
 
 
 @cache
-def rule_kinds() -> tuple[frozenset[str], frozenset[str]]:
-    """The ids of the object rules, and of the relational ones (the registry is fixed at import)."""
-    objects = frozenset(r.id for r in REGISTRY.values() if r.scope == "object")
-    return objects, frozenset(REGISTRY) - objects
-
-
-@cache
 def rules_reading(kinds: frozenset[str], scope: str = "") -> frozenset[str]:
     """The rules (of `scope`, "object" or "relation", or both) whose findings a write of these kinds can
     change (`Rule.reads`). The others find the same before and after it, about objects it did not write, so
@@ -169,10 +162,11 @@ def only(config: Config, rules: frozenset[str]) -> tuple[Config, list[Rule]]:
     levels = {rule: "off" for rule in REGISTRY if rule not in rules}
     levels.update((rule, level) for rule, level in config.rule_levels.items() if rule in rules)
     narrowed = dataclasses.replace(config, rule_levels=levels)  # type: ignore[arg-type]
+    enabled = enabled_rules(narrowed)
     if len(_ONLY) > 1024:
         _ONLY.clear()
-    _ONLY[(id(config), rules)] = (config, narrowed, enabled_rules(narrowed))
-    return narrowed, enabled_rules(narrowed)
+    _ONLY[(id(config), rules)] = (config, narrowed, enabled)
+    return narrowed, enabled
 
 
 def identity(finding: Finding) -> tuple[Any, ...]:

@@ -39,7 +39,7 @@ from validator.view import View
 from validator.webhook.changes import EditedList, PatchedList, patched
 from validator.webhook.decision import only, rules_reading
 from validator.webhook.delta import Change, DeltaView
-from validator.webhook.plan import NodeResources, kinds_of
+from validator.webhook.plan import NodeResources
 from validator.webhook.snapshot import Snapshot
 
 SELECTORS = ["", "all()", 'rack == "1"', 'rack == "2"', 'rack in {"1", "3"}', 'zone != "a"', "has(role)",
@@ -340,6 +340,13 @@ def test_a_focus_lists_its_nodes_as_the_node_set_holds_them(seed: int) -> None:
     elif first == "iter":
         assert frozenset(lazy) == expected
     assert len(lazy) == len(expected) and lazy == expected and set(lazy) == expected
+
+
+def kinds_of(change: Change) -> frozenset[str]:
+    """The kinds of object a change puts or drops, as `Rule.reads` names them."""
+    return frozenset(kind for kind, touched in (("pools", change.touches_pools),
+                                                ("nodes", change.put_node is not None),
+                                                ("reservations", change.touches_reservations)) if touched)
 
 
 @pytest.mark.parametrize("seed", range(300))

@@ -41,8 +41,9 @@ class Plan:
     written: frozenset[Resource]  # the written object and, for an Installation, its pools
     subject: str  # "IPPool/rack-1" for messages
     # what the request's kind writes, as `Rule.reads` names kinds: only rules reading one of them can find
-    # something different after the write (an IPPool or Installation writes pools, even one it cannot name)
-    written_kinds: frozenset[str] = frozenset()
+    # something different after the write (an IPPool or Installation writes pools, even one it cannot name);
+    # no default, for a plan that named none would run no rule at all
+    written_kinds: frozenset[str]
 
     @cached_property
     def written_identities(self) -> frozenset[Any]:
@@ -52,13 +53,6 @@ class Plan:
     @cached_property
     def before(self) -> DeltaView:
         return DeltaView(self.snapshot, self.before_change)
-
-
-def kinds_of(change: Change) -> frozenset[str]:
-    """The kinds of object a change puts or drops, as `Rule.reads` names them."""
-    return frozenset(kind for kind, touched in (("pools", change.touches_pools),
-                                                ("nodes", change.put_node is not None),
-                                                ("reservations", change.touches_reservations)) if touched)
 
 
 def read_object(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> Cluster:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..addresses import AddressIndex, intersection
-from ..config import ReservedRange
+from ..addresses import intersection
 from ..model import Finding
 from .base import Context, rule
+from .common import reserved_index
 
 
 @rule("cidr-conflicts-reserved", "error", "A pool overlaps a range the policy's reserved-cidrs keeps free",
@@ -44,7 +44,7 @@ def cidr_conflicts_reserved(ctx: Context) -> Iterator[Finding]:
     reserved = ctx.config.reserved_cidrs
     if not reserved:
         return
-    index: AddressIndex[ReservedRange] = AddressIndex((r.network, r) for r in reserved)
+    index = reserved_index(reserved)
     for pool in ctx.pools():
         net = pool.masked_network  # with host bits set the range is still known
         if net is None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..addresses import AddressIndex
-from ..model import Finding, IPNet, family_name
+from ..model import Finding, family_name
 from .base import Context, rule
+from .common import allowed_index
 
 
 @rule("cidr-not-allowed", "error", "A pool outside every range that the policy's allowed-cidrs permits",
@@ -43,7 +43,7 @@ def cidr_not_allowed(ctx: Context) -> Iterator[Finding]:
     allowed = ctx.config.allowed_cidrs
     if not allowed:
         return
-    index: AddressIndex[IPNet] = AddressIndex((net, net) for net in allowed)
+    index = allowed_index(allowed)
     for pool in ctx.pools():
         net = pool.masked_network  # with host bits set the range is still known
         if net is None or next(index.supernets(net), None) is not None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from ..addresses import AddressIndex, meets, span, within
-from ..model import Finding, IPNet, Pool
+from ..addresses import meets, span, within
+from ..model import Finding, Pool
 from .base import Context, rule
 from .cidr_link_local import LINK_LOCAL
 from .cidr_reserved import RESERVED_RANGES
+from .common import allowed_index
 
 PRIVATE_IPV4 = tuple(ipaddress.ip_network(text) for text in
                      ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
@@ -54,15 +55,14 @@ def cidr_public(ctx: Context) -> Iterator[Finding]:
     ```
     Or, when the range is the organisation's own, list it in `allowed-cidrs` in the policy file.
     """
-    allowed: AddressIndex[IPNet] | None = None
     for pool in ctx.pools():
         net = pool.masked_network
-        if net is None or net.version != 4 or not _for_pods(pool) or _private(net):
+        if net is None or net.version != 4 or not _for_pods(pool):
             continue
-        if _reported_elsewhere(net):
+        mine = span(net)
+        if _private(mine) or _reported_elsewhere(mine):
             continue
-        allowed = allowed or AddressIndex((net, net) for net in ctx.config.allowed_cidrs)
-        if next(allowed.supernets(net), None) is not None:
+        if next(allowed_index(ctx.config.allowed_cidrs).supernets(net), None) is not None:
             continue
         yield ctx.finding(
             f"{pool.describe()} is outside private IPv4 space (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
@@ -76,12 +76,10 @@ def _for_pods(pool: Pool) -> bool:
     return any(use in pool.allowed_uses for use in POD_USES)
 
 
-def _private(net: IPNet) -> bool:
-    mine = span(net)
+def _private(mine: tuple[int, int, int]) -> bool:
     return any(within(mine, private) for private in PRIVATE_SPANS)
 
 
-def _reported_elsewhere(net: IPNet) -> bool:
+def _reported_elsewhere(mine: tuple[int, int, int]) -> bool:
     """In ranges cidr-reserved and cidr-link-local report (IPv4)."""
-    mine = span(net)
     return any(meets(mine, other) for other in ELSEWHERE_SPANS)

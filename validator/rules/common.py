@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from ..addresses import AddressIndex
 from ..analysis import selector_of
-from ..model import DEFAULT_MAX_BLOCKS_PER_HOST, Cluster, Node, Pool
+from ..model import DEFAULT_MAX_BLOCKS_PER_HOST, Cluster, IPNet, Node, Pool
 from ..selector import SelectorError, parse_selector
+
+if TYPE_CHECKING:
+    from ..config import ReservedRange
 
 MAX_SELECTOR_LENGTH = 1024
 ENABLED = ("Always", "CrossSubnet")
@@ -70,3 +76,18 @@ def block_limit(cluster: Cluster) -> tuple[int, bool, str]:
 def blocks_for(pods: int, block_addresses: int, limit: int) -> int:
     """Blocks a node needs for `pods` addresses, but never more than the block limit lets it own."""
     return min(limit, math.ceil(pods / block_addresses))
+
+
+# The policy's ranges by address, built once per policy: the webhook asks for them on every request, and
+# cidr-public and cidr-not-allowed read the same allowed-cidrs.
+
+@lru_cache(maxsize=8)
+def allowed_index(allowed: tuple[IPNet, ...]) -> AddressIndex[IPNet]:
+    """`allowed-cidrs` by range."""
+    return AddressIndex((net, net) for net in allowed)
+
+
+@lru_cache(maxsize=8)
+def reserved_index(reserved: tuple[ReservedRange, ...]) -> AddressIndex[ReservedRange]:
+    """`reserved-cidrs` by range."""
+    return AddressIndex((r.network, r) for r in reserved)

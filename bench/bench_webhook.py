@@ -17,7 +17,9 @@ starts `ippool-validator serve --state DIR` on 127.0.0.1, then measures in one r
    operator Installation CREATE as large as `--max-body-bytes` allows.
 
 Clients are separate processes (each its own GIL) with keep-alive connections and TCP_NODELAY set, as Go
-clients do; without it each POST stalls about 40 ms on Nagle's algorithm and delayed ACKs. With two or more
+clients do; without it each POST stalls about 40 ms on Nagle's algorithm and delayed ACKs. Each request's
+head and body go in one write, as Go's transport sends a body held in memory (http.client would send
+them as two TLS records, which the API server never does). With two or more
 CPUs, the server (one worker: one core's worth of Python) is pinned to the first CPU and the clients to the
 others (`--no-pin` to share them), as the API server is another machine in a cluster: sharing a core, the
 clients' TLS and request building slow the server's own work by a half again. The ratio of /validate to
@@ -55,11 +57,26 @@ from validator.certs import make_bundle, write_bundle  # noqa: E402
 
 
 class Connection(http.client.HTTPSConnection):
-    """Keep-alive HTTPS with TCP_NODELAY."""
+    """Keep-alive HTTPS as the API server's client sends it: TCP_NODELAY set, and a request's head and body
+    in one write. http.client sends the head and then the body (two TLS records, two reads for the server);
+    Go's transport flushes the head separately only when the body is not in memory (net/http transfer.go,
+    Go issue 22088), and the API server's webhook client sends the review from memory."""
 
     def connect(self) -> None:
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None, *,
+                encode_chunked: bool = False) -> None:
+        if self.sock is None:
+            self.connect()
+        held: list[bytes] = []
+        self.send = held.append  # type: ignore[method-assign]  # http.client's writes, held
+        try:
+            super().request(method, url, body, headers or {}, encode_chunked=encode_chunked)
+        finally:
+            del self.send
+        self.sock.sendall(b"".join(held))
 
 
 def connect(port: int, ca: str) -> Connection:

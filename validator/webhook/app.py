@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.utils import get_content_length
 
 from ..config import Config
 from ..model import DEFAULT_MAX_BODY_BYTES
@@ -133,15 +135,19 @@ def _judge(state: State, review: AdmissionRequest, config: Config, settings: Set
 
 
 def _read_review(settings: Settings) -> AdmissionRequest:
-    if request.mimetype != "application/json":
-        raise BadRequest(415, f"Content-Type must be application/json, not {request.mimetype or 'missing'!r}",
+    # The request's environ read as werkzeug's Request reads it (`mimetype`, `content_length`), with
+    # werkzeug's own functions, but without building its header view: a few µs of every POST.
+    environ = request.environ
+    mimetype = parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
+    if mimetype != "application/json":
+        raise BadRequest(415, f"Content-Type must be application/json, not {mimetype or 'missing'!r}",
                          "content-type")
-    length = request.content_length
+    length = get_content_length(environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING"))
     if length is not None and length > settings.max_body_bytes:
         _drain(length, settings.max_body_bytes * DRAIN_FACTOR)
         raise BadRequest(413, f"the body is larger than the {settings.max_body_bytes:,}-byte limit",
                          "too-large")
-    stream = request.environ.get("wsgi.input")
+    stream = environ.get("wsgi.input")
     if length is not None and stream is not None:  # what the front always sends: the whole body, counted
         return parse_review(decode(stream.read(length)))
     return parse_review(decode(request.get_data(cache=False)))
@@ -182,7 +188,7 @@ def _kind(review: AdmissionRequest | None) -> str:
 def count(outcome: Outcome, metrics: Metrics) -> None:
     """The one place a request is counted (and a denial logged), whichever step ended it."""
     review = outcome.request
-    metrics.requests.labels(review.operation if review else "", _kind(review), outcome.decision).inc()
+    metrics.count_request(review.operation if review else "", _kind(review), outcome.decision)
     if outcome.decision == "bad_request":
         metrics.bad_requests.labels(outcome.reason).inc()
     elif outcome.decision == "error":

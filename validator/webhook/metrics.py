@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -67,10 +67,20 @@ class Metrics:
                                registry=registry, **largest)  # type: ignore[arg-type]
         self.ready = Gauge(f"{PREFIX}_ready", "1 once the cluster state is synced", registry=registry,
                            **smallest)  # type: ignore[arg-type]
+        self._request_counts: dict[tuple[str, str, str], Any] = {}
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             multiprocess.MultiProcessCollector(self.registry)
+
+    def count_request(self, operation: str, kind: str, decision: str) -> None:
+        """One request in `requests`; its labelled child is kept (the labels are few: operations x judged
+        kinds x decisions), which spares prometheus_client's label check and lock on every request."""
+        key = (operation, kind, decision)
+        child = self._request_counts.get(key)
+        if child is None:
+            child = self._request_counts[key] = self.requests.labels(operation, kind, decision)
+        child.inc()
 
     def observe_state(self, state: State) -> None:
         snapshot = state.current()

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from heapq import merge
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 from ..addresses import AddressIndex, meets, span
 from ..lazy import cached_property
@@ -41,17 +40,24 @@ def normalized(resource: Resource | None) -> Any:
     return resource
 
 
-@dataclass(frozen=True)
 class Change:
     """What one write does to the state. Pools and reservations are matched by name: a put replaces the
-    objects of that name in place (or goes last), a drop removes those that are the same object."""
+    objects of that name in place (or goes last), a drop removes those that are the same object.
 
-    put_pools: tuple[Pool, ...] = ()
-    drop_pools: tuple[Resource, ...] = ()
-    put_node: Node | None = None
-    put_reservations: tuple[Reservation, ...] = ()
-    drop_reservations: tuple[Resource, ...] = ()
-    manifests: tuple[Manifest, ...] = field(default=(), compare=False)  # the written object, for schema rules
+    A plain slotted class: a frozen dataclass sets each field through `object.__setattr__`, and every
+    request makes two of these (about 1 µs each)."""
+
+    __slots__ = ("put_pools", "drop_pools", "put_node", "put_reservations", "drop_reservations", "manifests")
+
+    def __init__(self, *, put_pools: tuple[Pool, ...] = (), drop_pools: tuple[Resource, ...] = (),
+                 put_node: Node | None = None, put_reservations: tuple[Reservation, ...] = (),
+                 drop_reservations: tuple[Resource, ...] = (), manifests: tuple[Manifest, ...] = ()) -> None:
+        self.put_pools: Final = put_pools
+        self.drop_pools: Final = drop_pools
+        self.put_node: Final = put_node
+        self.put_reservations: Final = put_reservations
+        self.drop_reservations: Final = drop_reservations
+        self.manifests: Final = manifests  # the written object, for schema rules
 
     @property
     def touches_pools(self) -> bool:

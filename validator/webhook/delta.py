@@ -66,9 +66,6 @@ class DeltaView:
             self._node_position = existing[0] if existing else len(nodes)
             nodes = changes.EditedList(nodes, {self._node_position: change.put_node} if existing else {}, (),
                                () if existing else (change.put_node,))
-        self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
-        self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
-        self._where_origin: dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]] = {}
         # The lists are EditedLists when the write changes them: read-only lists, as rules treat a
         # cluster's lists (nothing appends to a view's cluster), copied only if iterated.
         self.cluster = Cluster(
@@ -77,13 +74,47 @@ class DeltaView:
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
             files=base.files)
         self._selected: dict[int, int] = {}
-        self._fallback: dict[int, Sequence[Pool]] = {}
-        self._where: dict[str, Sequence[Pool]] = {}
-        self._where_added: dict[str, list[Pool]] = {}  # per pools_where key, the put pools the list gained
-        self._pods_groups: dict[int, dict[int, int]] = {}
         self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
-        self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
-        self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
+        # the other memos are made when first used (below): most requests use few of them
+
+    # memos, each made on first use
+
+    @cached_property
+    def _nodes_in(self) -> IdentityMemo[list[Node]]:
+        return IdentityMemo()
+
+    @cached_property
+    def _member_ids(self) -> IdentityMemo[Container[int]]:
+        return IdentityMemo()
+
+    @cached_property
+    def _patched_lists(self) -> dict[tuple[int, tuple[int, ...]], list[Pool]]:
+        return {}
+
+    @cached_property
+    def _appended_lists(self) -> dict[tuple[int, ...], list[Pool]]:
+        return {}
+
+    @cached_property
+    def _where_origin(self) -> dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]]:
+        return {}
+
+    @cached_property
+    def _fallback(self) -> dict[int, Sequence[Pool]]:
+        return {}
+
+    @cached_property
+    def _where(self) -> dict[str, Sequence[Pool]]:
+        return {}
+
+    @cached_property
+    def _where_added(self) -> dict[str, list[Pool]]:
+        """Per pools_where key, the put pools the list gained."""
+        return {}
+
+    @cached_property
+    def _pods_groups(self) -> dict[int, dict[int, int]]:
+        return {}
 
     # nodes
 

@@ -212,10 +212,14 @@ class DeltaView:
             return self.base.lookup_pools(resources)
         wanted = resources if isinstance(resources, (set, frozenset)) else set(resources)
         edit = self._pools
-        kept = [p for p in self.base.lookup_pools(wanted) if id(p) not in edit.gone_ids]
+        kept = self.base.lookup_pools(wanted)
+        if kept and edit.gone_ids:
+            kept = [p for p in kept if id(p) not in edit.gone_ids]
         puts = [a for a in edit.added if a.resource in wanted]
         if not puts:  # the snapshot's lookup is in cluster order already
             return kept
+        if not kept and len(puts) == 1:  # one put pool (the usual write): nothing to order
+            return puts
         where = self.snapshot.pool_position_of
         found = [(where[id(p)], p) for p in kept] + [(edit.order[id(a)], a) for a in puts]
         return [pool for _, pool in sorted(found, key=lambda pair: pair[0])]

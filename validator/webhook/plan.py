@@ -115,11 +115,13 @@ def _pool_plan(snapshot: Snapshot, request: AdmissionRequest, new: Cluster, old:
         bits |= _selection(snapshot, pool)
     for pool in new.pools:
         bits |= after.selected_bits(pool)
+    written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
     pools = frozenset(p.resource for p in (*old_pools, *new.pools))
+    if pools == written:  # the usual write (one pool, no other version of it): the object rules' focus set
+        pools = written  # itself, so that a view looks its pools up once for both runs (`pools_in`)
     focus = Focus(pools=pools, nodes=NodeResources(snapshot, bits),
                   objects=frozenset({resource} | {p.resource for p in new.pools}),
                   previous=tuple(old.pools) if request.operation == UPDATE else ())
-    written = frozenset({resource} | ({p.resource for p in new.pools} if installation else set()))
     return Plan(snapshot, before_change, after, focus, written, str(resource), POOLS)
 
 

@@ -37,9 +37,10 @@ from validator.rules import REGISTRY
 from validator.rules.base import Focus
 from validator.view import View
 from validator.webhook.changes import EditedList, PatchedList, patched
-from validator.webhook.decision import only, rules_reading
+from validator.webhook.admission import AdmissionRequest
+from validator.webhook.decision import object_findings, only, rules_reading
 from validator.webhook.delta import Change, DeltaView
-from validator.webhook.plan import NodeResources
+from validator.webhook.plan import NodeResources, make_plan
 from validator.webhook.snapshot import Snapshot
 
 SELECTORS = ["", "all()", 'rack == "1"', 'rack == "2"', 'rack in {"1", "3"}', 'zone != "a"', "has(role)",
@@ -368,6 +369,38 @@ def test_a_rule_finds_the_same_after_a_write_of_a_kind_it_does_not_read(seed: in
         before = run(cluster, config, None, ClusterView(cluster)).findings
         after = run(delta.cluster, config, None, delta).findings
         assert finding_tuples(after) == finding_tuples(before), (rule.id, written)
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_a_delete_leaves_the_object_rules_nothing_to_judge(seed: int) -> None:
+    """`decision.judge` runs no object rule for a DELETE; this shows they would find nothing: on random
+    states (broken pools, operator pools sharing names, reservations), deleting any pool or reservation in
+    either Calico API group, or one the state does not hold, with or without its oldObject, leaves the
+    object rules' run over the after-state empty."""
+    rng = random.Random(seed)
+    cluster = random_cluster(rng)
+    snapshot = Snapshot(cluster, 1, 0.0).warm()
+    targets: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("IPPool", p.name, {"cidr": p.spec.get("cidr"), "nodeSelector": p.spec.get("nodeSelector")})
+        for p in cluster.pools]
+    targets += [("IPReservation", r.resource.name, {"reservedCIDRs": list(r.cidrs)})
+                for r in cluster.reservations]
+    targets += [("IPPool", "pool-gone", None), ("IPReservation", "res-gone", None)]
+    for kind, name, spec in targets:
+        group, version = rng.choice([V1, V3]).split("/")
+        old = None if spec is None or rng.random() < 0.3 else {
+            "apiVersion": f"{group}/{version}", "kind": kind, "metadata": {"name": name}, "spec": spec}
+        request = AdmissionRequest(f"uid-{seed}", "DELETE", group, version, kind, name, None, old, False)
+        plan = make_plan(snapshot, request)
+        assert object_findings(plan.after, plan, Config()) == [], (kind, name, group)
+    # the same rules over a written object that stays do find things (the check can fail)
+    broken = random_pool(rng, "pool-broken", 1)
+    body = {"apiVersion": V1, "kind": "IPPool", "metadata": {"name": "pool-broken"},
+            "spec": {**broken.spec, "cidr": "10.0.0.1/8"}}
+    group, version = V1.split("/")
+    request = AdmissionRequest("uid", "CREATE", group, version, "IPPool", "pool-broken", body, None, False)
+    plan = make_plan(snapshot, request)
+    assert "cidr-invalid" in {f.rule for f in object_findings(plan.after, plan, Config())}
 
 
 def test_each_kind_of_write_skips_the_rules_that_do_not_read_it() -> None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .routes import ADMISSION_API_VERSION, CREATE, DELETE, UPDATE
 
@@ -40,9 +39,9 @@ class BadRequest(Exception):
         return {"error": self.message, "status": self.status}
 
 
-@dataclass(frozen=True)
-class AdmissionRequest:
-    """What the decision needs from `request`; `obj` and `old` are the objects as sent."""
+class AdmissionRequest(NamedTuple):
+    """What the decision needs from `request`; `obj` and `old` are the objects as sent. A NamedTuple: a
+    frozen dataclass would set each of its nine fields through `object.__setattr__`, on every request."""
 
     uid: str
     operation: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -91,8 +91,7 @@ def create_app(state: State, config: Config | None = None, settings: Settings | 
     return app
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one POST /validate: the answer, and what metrics and logs say about it."""
 
     status: int

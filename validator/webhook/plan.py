@@ -51,6 +51,12 @@ class Plan:
         return frozenset(normalized(r) for r in self.written)
 
     @cached_property
+    def own_focus(self) -> Focus:
+        """The object rules' focus: the written objects only (`decision.object_findings`)."""
+        return Focus(pools=self.written, nodes=self.written, reservations=self.written,
+                     objects=self.focus.objects, cluster_wide=False, previous=self.focus.previous)
+
+    @cached_property
     def before(self) -> DeltaView:
         return DeltaView(self.snapshot, self.before_change)
 

@@ -7,6 +7,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from validator import addresses as address_module
 from validator.addresses import covered_by, meets, span, within
 
 BASE = int(ipaddress.IPv4Address("10.0.0.0"))
@@ -62,3 +63,13 @@ def test_spans_meet_and_nest_as_the_networks_do(a: ipaddress.IPv4Network | ipadd
     same = a.version == b.version
     assert meets(span(a), span(b)) == (same and a.overlaps(b))  # type: ignore[arg-type]
     assert within(span(a), span(b)) == (same and a.subnet_of(b))  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(net=any_network())
+def test_span_read_from_stored_fields_is_the_public_one(
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    """`span` reads ipaddress's stored fields when they say what its public properties say (CPython, every
+    version we support); across both families, from /0 to host routes, the two readings agree."""
+    assert address_module.span is address_module._stored_span  # the fast reading is the one in use here
+    assert address_module._stored_span(net) == address_module._public_span(net)

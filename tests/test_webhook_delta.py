@@ -36,8 +36,8 @@ from validator.model import (
 from validator.rules import REGISTRY
 from validator.rules.base import Focus
 from validator.view import View
-from validator.webhook.changes import EditedList, PatchedList, patched
 from validator.webhook.admission import AdmissionRequest
+from validator.webhook.changes import EditedList, PatchedList, patched
 from validator.webhook.decision import object_findings, only, rules_reading
 from validator.webhook.delta import Change, DeltaView
 from validator.webhook.plan import NodeResources, make_plan

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -124,11 +124,31 @@ class AddressIndex(Generic[T]):
         return found
 
 
-def span(net: IPNet) -> tuple[int, int, int]:
-    """(version, first address, last address) of a network as ints: `meets` and `within` compare these, as
-    ipaddress's `overlaps` and `subnet_of` would, without building address objects on every call."""
+def _public_span(net: IPNet) -> tuple[int, int, int]:
     first = int(net.network_address)
     return net.version, first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
+def _stored_span(net: Any) -> tuple[int, int, int]:
+    first = net.network_address._ip
+    return net._version, first, first | ((1 << (net._max_prefixlen - net._prefixlen)) - 1)
+
+
+def _stored_fields_agree() -> bool:
+    """ipaddress keeps what span reads in plain attributes (`_ip`, `_prefixlen`, `_max_prefixlen`,
+    `_version`, all CPython versions since 3.3); read through its public properties they cost five Python
+    calls a span, several spans a webhook request. If a Python ever stores them otherwise, the public
+    properties are used."""
+    try:
+        return all(_stored_span(net) == _public_span(net) for net in (
+            ipaddress.ip_network("10.1.0.0/16"), ipaddress.ip_network("2001:db8::/64")))
+    except AttributeError:
+        return False
+
+
+# span(net): (version, first address, last address) of a network as ints: `meets` and `within` compare these,
+# as ipaddress's `overlaps` and `subnet_of` would, without building address objects on every call.
+span: Callable[[IPNet], tuple[int, int, int]] = _stored_span if _stored_fields_agree() else _public_span
 
 
 def meets(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:

@@ -174,13 +174,10 @@ class Pool(_Entity):
         self.status_conditions: Final = status_conditions
         self.raw: Final[Mapping[str, Any]] = {} if raw is None else raw
         self.operator: Final = operator
+        self.name: Final = resource.name  # read by most rules and lookups: an attribute, not a property
 
     def identity(self) -> tuple[Any, ...]:
         return (self.resource, self.source, self.origin)
-
-    @property
-    def name(self) -> str:
-        return self.resource.name
 
     @property
     def automatic(self) -> bool:

@@ -47,7 +47,8 @@ class Change:
     A plain slotted class: a frozen dataclass sets each field through `object.__setattr__`, and every
     request makes two of these (about 1 µs each)."""
 
-    __slots__ = ("put_pools", "drop_pools", "put_node", "put_reservations", "drop_reservations", "manifests")
+    __slots__ = ("put_pools", "drop_pools", "put_node", "put_reservations", "drop_reservations", "manifests",
+                 "touches_pools", "touches_reservations")
 
     def __init__(self, *, put_pools: tuple[Pool, ...] = (), drop_pools: tuple[Resource, ...] = (),
                  put_node: Node | None = None, put_reservations: tuple[Reservation, ...] = (),
@@ -58,14 +59,8 @@ class Change:
         self.put_reservations: Final = put_reservations
         self.drop_reservations: Final = drop_reservations
         self.manifests: Final = manifests  # the written object, for schema rules
-
-    @property
-    def touches_pools(self) -> bool:
-        return bool(self.put_pools or self.drop_pools)
-
-    @property
-    def touches_reservations(self) -> bool:
-        return bool(self.put_reservations or self.drop_reservations)
+        self.touches_pools: Final = bool(put_pools or drop_pools)  # (asked a few times by every view call)
+        self.touches_reservations: Final = bool(put_reservations or drop_reservations)
 
 
 class Edit:

@@ -24,7 +24,7 @@ keeps its own memos, which die with the request.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from ..addresses import AddressIndex, meets, span
 from ..analysis import (
@@ -69,8 +69,8 @@ class DeltaView:
         # The lists are EditedLists when the write changes them: read-only lists, as rules treat a
         # cluster's lists (nothing appends to a view's cluster), copied only if iterated.
         self.cluster = Cluster(
-            pools=cast("list[Pool]", self._pools.result), nodes=cast("list[Node]", nodes),
-            reservations=cast("list[Reservation]", self._reservations.result), ipam=base.ipam,
+            pools=self._pools.result, nodes=nodes,  # type: ignore[arg-type]  # (no cast(): a call a request)
+            reservations=self._reservations.result, ipam=base.ipam,  # type: ignore[arg-type]
             manifests=list(change.manifests), nodes_known=base.nodes_known or change.put_node is not None,
             files=base.files)
         self._selected: dict[int, int] = {}
@@ -367,6 +367,10 @@ class DeltaView:
     def families_in_use(self) -> frozenset[int]:
         """The snapshot's families and the put pools': a family in use before the change stays in use
         for judging it, so that dropping or disabling its last pool strands its nodes visibly."""
+        return self._families_in_use
+
+    @cached_property
+    def _families_in_use(self) -> frozenset[int]:  # (asked by several rules of a request)
         if not self._pools.added:
             return self.base.families_in_use()
         added = (p.version for p in self._pools.added

@@ -51,11 +51,12 @@ def run(cluster: Cluster, config: Config | None = None, focus: Focus | None = No
             continue
         context.rule = rule
         extend(rule.check(context))  # drained before the next rule takes the context
-    # the view reads the exemptions once (the webhook judges many changes per view)
-    apply_policy(raw, config, view.exemptions(), result)
-    result.findings.sort(key=Finding.sort_key)
-    if result.ignored:
-        result.ignored.sort(key=lambda pair: pair[0].sort_key())
+    if raw:  # (a webhook run usually finds nothing: no exemptions to read, nothing to sort)
+        # the view reads the exemptions once (the webhook judges many changes per view)
+        apply_policy(raw, config, view.exemptions(), result)
+        result.findings.sort(key=Finding.sort_key)
+        if result.ignored:
+            result.ignored.sort(key=lambda pair: pair[0].sort_key())
     return result
 
 

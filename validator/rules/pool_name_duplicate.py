@@ -31,7 +31,9 @@ def pool_name_duplicate(ctx: Context) -> Iterator[Finding]:
     """
     by_name: dict[str, list[Pool]] = defaultdict(list)
     if ctx.focus is not None:  # the focus's names only, looked up: a webhook request costs its own pools
-        by_name.update((p.name, ctx.view.pools_named(p.name)) for p in ctx.pools() if p.name)
+        for pool in ctx.pools():
+            if pool.name:
+                by_name[pool.name] = ctx.view.pools_named(pool.name)
     else:
         for pool in ctx.cluster.pools:
             if pool.name:

@@ -66,9 +66,11 @@ def read_object(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> Clu
     into = Cluster()
     if obj is None:
         return into
-    typed = dict(obj)
-    typed.setdefault("apiVersion", request.api_version)
-    typed.setdefault("kind", request.kind)
+    typed = obj
+    if "apiVersion" not in obj or "kind" not in obj:  # (a judged request's objects say both)
+        typed = dict(obj)
+        typed.setdefault("apiVersion", request.api_version)
+        typed.setdefault("kind", request.kind)
     add_object(REQUEST_SOURCE, 1, typed, into)
     return into
 

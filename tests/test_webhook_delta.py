@@ -197,7 +197,7 @@ ASK: dict[str, Callable[[View, Probe], Any]] = {
     "pools_named": lambda v, p: [ids(v.pools_named(name))
                                  for name in sorted({x.name for x in v.cluster.pools} | {"pool-1", "new-0"})],
     "pools_where": lambda v, p: [ids(where(v, version)) for version in (4, 6)],
-    "least": lambda v, p: [(where(v, version), v.least(f"test-enabled-{version}", block_addresses))[1]
+    "least": lambda v, p: [v.least(f"test-enabled-{version}", enabled_of(version), block_addresses)
                            for version in (4, 6)],
     "pool_sets": lambda v, p: [sorted((bits, ids(ps)) for bits, ps in v.pool_sets(where(v, version), p.scope))
                                for version in (4, 6)],

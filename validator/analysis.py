@@ -270,18 +270,21 @@ class ClusterView:
             found = self._where[key] = [p for _, _, p in sorted(chosen, key=lambda t: (t[0], t[1]))]
         return found
 
-    def ranked(self, key: str, measure: Callable[[Pool], int]) -> list[tuple[int, int]]:
-        """(measure, id) of every pool `pools_where(key, ...)` handed out, least first; remembered under
-        `key` (one measure per key), so that the webhook finds the least of a changed list in the change's
-        size, skipping the pools it drops."""
+    def ranked(self, key: str, qualifies: Callable[[Pool], bool],
+               measure: Callable[[Pool], int]) -> list[tuple[int, int]]:
+        """(measure, id) of every pool `qualifies` accepts, least first; remembered under `key` (one
+        `qualifies` and one measure per key), so that the webhook finds the least of a changed list in the
+        change's size, skipping the pools it drops."""
         found = self._ranked.get(key)
         if found is None:
-            found = self._ranked[key] = sorted((measure(p), id(p)) for p in self._where[key])
+            found = self._ranked[key] = sorted(
+                (measure(p), id(p)) for p in self.cluster.pools if qualifies(p))
         return found
 
-    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
-        """The least `measure` over the pools `pools_where(key, ...)` handed out (asked first), or None."""
-        ranked = self.ranked(key, measure)
+    def least(self, key: str, qualifies: Callable[[Pool], bool],
+              measure: Callable[[Pool], int]) -> int | None:
+        """The least `measure` over the pools `qualifies` accepts, or None."""
+        ranked = self.ranked(key, qualifies, measure)
         return ranked[0][0] if ranked else None
 
     @cached_property

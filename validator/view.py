@@ -101,9 +101,10 @@ class View(Protocol):
         """The pools `qualifies` accepts, sorted by `order` (ties in cluster order); `key` names the pair."""
         ...
 
-    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
-        """The least `measure` over the pools `pools_where(key, ...)` handed out (asked first); None if none.
-        One measure per key."""
+    def least(self, key: str, qualifies: Callable[[Pool], bool],
+              measure: Callable[[Pool], int]) -> int | None:
+        """The least `measure` over the pools `qualifies` accepts (those `pools_where(key, qualifies, ...)`
+        hands out, without listing them); None if none. One `qualifies` and one measure per key."""
         ...
 
     def pool_sets(self, pools: Sequence[Pool], scope: int) -> list[tuple[int, list[Pool]]]:

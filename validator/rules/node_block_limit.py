@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from ..analysis import selector_of
 from ..model import Finding, Pool, family_name
@@ -32,11 +32,7 @@ def _candidates(ctx: Context, version: int) -> Sequence[Pool]:
     namespaces neither use nor count their blocks); so are pools the cluster marks Allocatable=False. The
     view keeps the list: the webhook corrects it for one change, never refilters.
     """
-
-    def qualifies(pool: Pool) -> bool:
-        return _is_candidate(pool, version)
-
-    return ctx.view.pools_where(f"node-block-limit/{version}", qualifies, _name_of)
+    return ctx.view.pools_where(CANDIDATES[version], QUALIFIES[version], _name_of)
 
 
 def _name_of(pool: Pool) -> str:
@@ -46,6 +42,12 @@ def _name_of(pool: Pool) -> str:
 def _is_candidate(pool: Pool, version: int) -> bool:
     return (pool.serves_workloads and pool.version == version and pool.automatic
             and pool.unallocatable is None and not pool.namespace_selector and pool.block_count > 0)
+
+
+# one key and one `qualifies` per family, made once: a view remembers the list and its least by key
+CANDIDATES = {version: f"node-block-limit/{version}" for version in (4, 6)}
+QUALIFIES: dict[int, Callable[[Pool], bool]] = {
+    4: lambda pool: _is_candidate(pool, 4), 6: lambda pool: _is_candidate(pool, 6)}
 
 
 def node_capacity(pools: list[Pool], limit: int) -> tuple[int, list[tuple[Pool, int]]] | None:
@@ -114,8 +116,10 @@ def node_block_limit(ctx: Context) -> Iterator[Finding]:
     every = ctx.focus is None or (ctx.cluster.ipam_settings is not None
                                   and ctx.cluster.ipam_settings.resource in ctx.focus.objects)
     for version in sorted(ctx.view.families_in_use()):  # candidates serve workloads: their family is in use
+        if _never_short(ctx, version, limit):  # (asked first: it needs no list of the candidates)
+            continue
         pools = _candidates(ctx, version)
-        if not pools or _never_short(ctx, version, limit):
+        if not pools:
             continue
         if ctx.cluster.nodes_known:
             yield from _nodes_short(ctx, pools, version, limit, where, every)
@@ -132,7 +136,7 @@ def _never_short(ctx: Context, version: int, limit: int) -> bool:
     run, no node is reported: the common case (20 blocks of /26 hold 1,280 addresses), decided in the size
     of the candidate list's change, not the nodes'.
     """
-    smallest = ctx.view.least(f"node-block-limit/{version}", _block_addresses)
+    smallest = ctx.view.least(CANDIDATES[version], QUALIFIES[version], _block_addresses)
     most = max((*ctx.view.pods_groups(ctx.config.max_pods), ctx.config.max_pods))
     return smallest is not None and smallest * limit >= most
 

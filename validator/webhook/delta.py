@@ -108,11 +108,6 @@ class DeltaView:
         return {}
 
     @cached_property
-    def _where_added(self) -> dict[str, list[Pool]]:
-        """Per pools_where key, the put pools the list gained."""
-        return {}
-
-    @cached_property
     def _pods_groups(self) -> dict[int, dict[int, int]]:
         return {}
 
@@ -238,11 +233,9 @@ class DeltaView:
                 if qualifies(old[i]):
                     gone.add((order(old[i]), i))
             inserts: list[tuple[tuple[Any, int], Pool]] = []
-            added = self._where_added[key] = []
             for pool in edit.added:
                 if qualifies(pool):
                     inserts.append(((order(pool), edit.order[id(pool)]), pool))
-                    added.append(pool)
             if not gone and not inserts:  # the write changes nothing this list holds
                 found = self._where[key] = base
                 self._where_origin[id(base)] = (base, base, set())
@@ -252,14 +245,17 @@ class DeltaView:
             self._where_origin[id(found)] = (found, base, {id(a) for _, a in inserts})
         return found
 
-    def least(self, key: str, measure: Callable[[Pool], int]) -> int | None:
+    def least(self, key: str, qualifies: Callable[[Pool], bool],
+              measure: Callable[[Pool], int]) -> int | None:
         if not self.change.touches_pools:
-            return self.base.least(key, measure)
+            return self.base.least(key, qualifies, measure)
         gone = self._pools.gone_ids
-        found = next((value for value, held in self.base.ranked(key, measure) if held not in gone), None)
-        for pool in self._where_added[key]:
-            value = measure(pool)
-            found = value if found is None or value < found else found
+        found = next((value for value, held in self.base.ranked(key, qualifies, measure) if held not in gone),
+                     None)
+        for pool in self._pools.added:  # the put pools it accepts; no list of them is built
+            if qualifies(pool):
+                value = measure(pool)
+                found = value if found is None or value < found else found
         return found
 
     def member_ids(self, pools: Sequence[Pool]) -> Container[int]:

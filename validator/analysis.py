@@ -75,6 +75,7 @@ class ClusterView:
         self._fallback: dict[int, Sequence[Pool]] = {}
         self._where: dict[str, Sequence[Pool]] = {}
         self._ranked: dict[str, list[tuple[int, int]]] = {}
+        self._unserved: dict[int, int] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
         self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
         self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
@@ -146,8 +147,11 @@ class ClusterView:
         return served
 
     def unserved_bits(self, version: int) -> int:
-        """Nodes that no enabled workload pool of this IP version selects."""
-        return self.node_index.all_bits & ~self.served_bits(version)
+        """Nodes that no enabled workload pool of this IP version selects (remembered per version)."""
+        found = self._unserved.get(version)
+        if found is None:
+            found = self._unserved[version] = self.node_index.all_bits & ~self.served_bits(version)
+        return found
 
     def served_bits(self, version: int) -> int:
         """Nodes that some enabled workload pool of this IP version selects."""

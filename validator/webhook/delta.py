@@ -391,6 +391,8 @@ class DeltaView:
         return self._field_sources.source(obj, path)
 
     def unserved_bits(self, version: int) -> int:
+        if self._node is None and not self._pools.gone and not self.base.unserved_bits(version):
+            return 0  # pools only added: they can serve more nodes, never fewer, and none was unserved
         return self.node_index.all_bits & ~self._served.get(version, 0)
 
     @cached_property

@@ -273,7 +273,10 @@ class DeltaView:
             return self.base.pools_named(name)
         edit, old = self._pools, self.base.cluster.pools
         kept = [i for i in self.snapshot.pools_by_name.get(name, ()) if i not in edit.gone]
-        puts = self._added_by_name.get(name, ())
+        if len(edit.added) == 1:  # one pool put (nearly every write): no index of the put pools
+            puts = edit.added if edit.added[0].name == name else ()
+        else:
+            puts = self._added_by_name.get(name, ())
         if len(kept) + len(puts) <= 1:  # the usual answer (one pool of the name, or none): nothing to sort
             return [old[i] for i in kept] + list(puts)
         found = [(i, old[i]) for i in kept] + [(edit.order[id(a)], a) for a in puts]

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from validator.addresses import span
 from validator.engine import run
 from validator.model import Cluster
 from validator.sources.manifests import objects_from_document
@@ -226,3 +227,24 @@ def test_every_corruption_can_apply_to_some_valid_pool() -> None:
     ]
     for corruption in CORRUPTIONS:
         assert any(corruption.applies(s) for s in samples), corruption.name
+
+
+EDGES = [0, 10 << 24, 172 << 24 | 16 << 16, 192 << 24 | 168 << 16, 100 << 24 | 64 << 16, 127 << 24, 224 << 24,
+         169 << 24 | 254 << 16, 255 << 24]  # the ranges' starts: nested and straddling networks come up
+
+
+@settings(max_examples=600, deadline=None)
+@given(first=st.one_of(st.integers(0, 2**32 - 1),
+                       st.tuples(st.sampled_from(EDGES), st.integers(-(2**20), 2**22)).map(
+                           lambda pair: min(max(pair[0] + pair[1], 0), 2**32 - 1))),
+       prefix=st.integers(0, 32))
+def test_cidr_public_ranges_nest_and_meet_as_ipaddress_says(first: int, prefix: int) -> None:
+    """cidr-public's range tests (written as plain loops over spans) answer as ipaddress's `subnet_of` and
+    `overlaps` over the same ranges, for any IPv4 network: private space, and the ranges other rules own."""
+    from validator.rules import cidr_public
+
+    net = ipaddress.IPv4Network((first, prefix), strict=False)
+    elsewhere = [n for n, _ in cidr_public.RESERVED_RANGES if n.version == 4] + [cidr_public.LINK_LOCAL[4]]
+    mine = span(net)
+    assert cidr_public._private(mine) == any(net.subnet_of(p) for p in cidr_public.PRIVATE_IPV4)
+    assert cidr_public._reported_elsewhere(mine) == any(net.overlaps(o) for o in elsewhere)

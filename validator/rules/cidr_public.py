@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from ..addresses import meets, span, within
+from ..addresses import span
 from ..model import Finding, Pool
 from .base import Context, rule
 from .cidr_link_local import LINK_LOCAL
@@ -77,9 +77,17 @@ def _for_pods(pool: Pool) -> bool:
 
 
 def _private(mine: tuple[int, int, int]) -> bool:
-    return any(within(mine, private) for private in PRIVATE_SPANS)
+    version, low, high = mine
+    for other, first, last in PRIVATE_SPANS:  # noqa: SIM110  (`within`, inline: any() over a generator costs a frame)
+        if other == version and first <= low and high <= last:
+            return True
+    return False
 
 
 def _reported_elsewhere(mine: tuple[int, int, int]) -> bool:
     """In ranges cidr-reserved and cidr-link-local report (IPv4)."""
-    return any(meets(mine, other) for other in ELSEWHERE_SPANS)
+    version, low, high = mine
+    for other, first, last in ELSEWHERE_SPANS:  # noqa: SIM110  (`meets`, inline)
+        if other == version and first <= high and low <= last:
+            return True
+    return False

@@ -10,7 +10,9 @@ starts `ippool-validator serve --state DIR` on 127.0.0.1, then measures in one r
    overlapping pool (denied), update a pool, delete a pool, relabel a node, create a reservation);
    every request is a different object (names, CIDRs, labels and resourceVersions vary), made by the
    client just before it is sent, so no cache of identical requests can stand in for judging; then the
-   same requests carried by a kind the webhook does not judge (`unjudged_body`): the floor of /validate;
+   same requests carried by a kind the webhook does not judge (`unjudged_body`): the floor of /validate.
+   The three phases take `--rounds` turns (default 2) in alternating order (A B C, then C B A), so that a
+   drift of the machine's speed during the run falls on every endpoint alike;
 2. open loop at a fixed rate (default 200 requests/s) of the same mix, latency measured from when each
    request was due, so a slow answer also counts for the requests queued behind it;
 3. the worst cases, one request at a time: an UPDATE of the all() pool (every node selected) and an
@@ -307,6 +309,25 @@ def measured(master: int, run: Any) -> tuple[float, list[float], float]:
     return rate, latencies, (server_cpu(master) - before) * 1000 / max(len(latencies), 1)
 
 
+def closed_phases(master: int, port: int, ca: str, phases: list[tuple[str, str, Any]], processes: int,
+                  threads: int, seconds: float, rounds: int) -> list[tuple[str, float, list[float], float]]:
+    """The closed-loop phases, each `seconds` in all, in `rounds` turns whose order alternates (A B C, then
+    C B A, ...), so that a drift of the machine's speed during the run falls on every endpoint alike; each
+    turn sends objects of its own. (name, requests/s, latencies, server CPU ms per request) per phase."""
+    share = seconds / rounds
+    totals: dict[str, tuple[list[float], list[float]]] = {name: ([], [0.0]) for name, _, _ in phases}
+    for turn in range(rounds):
+        for name, path, mix in (phases if turn % 2 == 0 else phases[::-1]):
+            if mix is not None:
+                mix = (mix[0], mix[1], mix[2] + turn * 1_000_000_000, mix[3])
+            before = server_cpu(master)
+            _, latencies = run_closed(port, ca, path, mix, processes, threads, share)
+            totals[name][0].extend(latencies)
+            totals[name][1][0] += server_cpu(master) - before
+    return [(name, len(latencies) / seconds, latencies, cpu[0] * 1000 / max(len(latencies), 1))
+            for name, (latencies, cpu) in totals.items()]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -327,6 +348,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--threads", type=int, default=8, help="server threads per worker")
     parser.add_argument("--no-pin", action="store_true", help="let the server and the clients share all CPUs")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="turns the closed-loop phases take, in alternating order "
+                        "(each phase --seconds in all)")
     parser.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024,
                         help="the server's body limit, and the size of the worst-case Installation")
     options = parser.parse_args()
@@ -372,16 +396,13 @@ def main() -> None:
             mix = (options.pools, options.nodes, 0, True)
             timed = [request_body(50_000_000 + n, options.pools, options.nodes)
                      for n in range(int(options.rate * options.seconds))]
-            results = [
-                ("GET /healthz, closed loop", *measured(master, lambda: run_closed(
-                    port, ca, "/healthz", None, processes, threads, options.seconds))),
-                ("POST /validate, closed loop", *measured(master, lambda: run_closed(
-                    port, ca, "/validate", mix, processes, threads, options.seconds))),
-                ("POST /validate, not judged", *measured(master, lambda: run_closed(
-                    port, ca, "/validate", (*mix[:3], False), processes, threads, options.seconds))),
-                (f"POST /validate, open loop {options.rate:.0f}/s", *measured(master, lambda: run_open(
-                    port, ca, timed, options.rate, options.seconds))),
-            ]
+            closed = [("GET /healthz, closed loop", "/healthz", None),
+                      ("POST /validate, closed loop", "/validate", mix),
+                      ("POST /validate, not judged", "/validate", (*mix[:3], False))]
+            results = closed_phases(master, port, ca, closed, processes, threads, options.seconds,
+                                    options.rounds)
+            results.append((f"POST /validate, open loop {options.rate:.0f}/s", *measured(
+                master, lambda: run_open(port, ca, timed, options.rate, options.seconds))))
             worst = worst_cases(port, ca, options.max_body_bytes)
         finally:
             os.killpg(server.pid, signal.SIGTERM)

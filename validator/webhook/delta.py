@@ -75,41 +75,14 @@ class DeltaView:
             files=base.files)
         self._selected: dict[int, int] = {}
         self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
-        # the other memos are made when first used (below): most requests use few of them
-
-    # memos, each made on first use
-
-    @cached_property
-    def _nodes_in(self) -> IdentityMemo[list[Node]]:
-        return IdentityMemo()
-
-    @cached_property
-    def _member_ids(self) -> IdentityMemo[Container[int]]:
-        return IdentityMemo()
-
-    @cached_property
-    def _patched_lists(self) -> dict[tuple[int, tuple[int, ...]], list[Pool]]:
-        return {}
-
-    @cached_property
-    def _appended_lists(self) -> dict[tuple[int, ...], list[Pool]]:
-        return {}
-
-    @cached_property
-    def _where_origin(self) -> dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]]:
-        return {}
-
-    @cached_property
-    def _fallback(self) -> dict[int, Sequence[Pool]]:
-        return {}
-
-    @cached_property
-    def _where(self) -> dict[str, Sequence[Pool]]:
-        return {}
-
-    @cached_property
-    def _pods_groups(self) -> dict[int, dict[int, int]]:
-        return {}
+        self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
+        self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
+        self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
+        self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
+        self._where_origin: dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]] = {}
+        self._fallback: dict[int, Sequence[Pool]] = {}
+        self._where: dict[str, Sequence[Pool]] = {}
+        self._pods_groups: dict[int, dict[int, int]] = {}
 
     # nodes
 

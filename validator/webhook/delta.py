@@ -75,14 +75,22 @@ class DeltaView:
             files=base.files)
         self._selected: dict[int, int] = {}
         self._pools_in: IdentityMemo[list[Pool]] = IdentityMemo()
-        self._nodes_in: IdentityMemo[list[Node]] = IdentityMemo()
-        self._member_ids: IdentityMemo[Container[int]] = IdentityMemo()
         self._patched_lists: dict[tuple[int, tuple[int, ...]], list[Pool]] = {}
         self._appended_lists: dict[tuple[int, ...], list[Pool]] = {}
         self._where_origin: dict[int, tuple[Sequence[Pool], Sequence[Pool], set[int]]] = {}
         self._fallback: dict[int, Sequence[Pool]] = {}
         self._where: dict[str, Sequence[Pool]] = {}
         self._pods_groups: dict[int, dict[int, int]] = {}
+
+    # two memos made on first use (an IdentityMemo costs a call to make, and most requests ask neither)
+
+    @cached_property
+    def _nodes_in(self) -> IdentityMemo[list[Node]]:
+        return IdentityMemo()
+
+    @cached_property
+    def _member_ids(self) -> IdentityMemo[Container[int]]:
+        return IdentityMemo()
 
     # nodes
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 from ..analysis import selector_of
 from ..model import Finding, Pool, family_name
@@ -47,7 +48,7 @@ def _is_candidate(pool: Pool, version: int) -> bool:
 # one key and one `qualifies` per family, made once: a view remembers the list and its least by key
 CANDIDATES = {version: f"node-block-limit/{version}" for version in (4, 6)}
 QUALIFIES: dict[int, Callable[[Pool], bool]] = {
-    4: lambda pool: _is_candidate(pool, 4), 6: lambda pool: _is_candidate(pool, 6)}
+    version: partial(_is_candidate, version=version) for version in (4, 6)}
 
 
 def node_capacity(pools: list[Pool], limit: int) -> tuple[int, list[tuple[Pool, int]]] | None:
